@@ -1,0 +1,119 @@
+"""Opening a data directory: first-start initialization, and assembling the services of one worker."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from strongroom.clock import Clock, OffsetClock, SystemClock, SystemRandom
+from strongroom.config import ADMIN_ACCESS_KEY_ENV, ADMIN_SECRET_KEY_ENV, DEFAULT_ACCOUNT_ID, DataDir, ServerConfig
+from strongroom.domain.ids import root_principal
+from strongroom.keystore.file import FileRootOfTrust
+from strongroom.operations.context import Services
+from strongroom.operations.registry import OPERATIONS
+from strongroom.protocol.app import KmsApplication
+from strongroom.protocol.model import load_kms_model
+from strongroom.protocol.sigv4 import SigV4Verifier
+from strongroom.protocol.validation import RequestValidator
+from strongroom.service.changes import CacheCoordinator, EpochFile
+from strongroom.service.credentials import CredentialStore, generate_access_key_pair
+from strongroom.service.keyring import KeyRepository
+from strongroom.storage.sqlite import SqliteStore
+
+__all__ = ["CONFIG_ENV", "DataDirError", "InitResult", "build_application", "create_app", "initialize"]
+
+CONFIG_ENV = "STRONGROOM_SERVE_CONFIG"
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used as asked (another account, unreadable root key, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    account_id: str
+    created: bool
+    generated_credentials: tuple[str, str] | None  # (access key id, secret) printed once, never logged
+
+
+def _write_secret_file(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def initialize(data_dir: DataDir, account_id: str | None) -> InitResult:
+    """Create or open a data dir: root key (0600), SQLite database (WAL), account id, admin identity."""
+    data_dir.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    created = not data_dir.root_key.exists()
+    root = FileRootOfTrust.create(data_dir.root_key) if created else FileRootOfTrust.load(data_dir.root_key)
+    store = SqliteStore(data_dir.database)
+    try:
+        stored_account = store.get_meta("account_id")
+        if stored_account is None:
+            stored_account = account_id or DEFAULT_ACCOUNT_ID
+            store.set_meta("account_id", stored_account)
+        elif account_id is not None and account_id != stored_account:
+            raise DataDirError(
+                f"data dir {data_dir.path} belongs to account {stored_account}, not {account_id}"
+            )
+        credentials = CredentialStore(store, root)
+        generated = None
+        env_key, env_secret = os.environ.get(ADMIN_ACCESS_KEY_ENV), os.environ.get(ADMIN_SECRET_KEY_ENV)
+        if env_key and env_secret:
+            credentials.put(env_key, env_secret, stored_account, root_principal(stored_account))
+        elif store.get_meta("admin_access_key_id") is None:
+            env_key, env_secret = generate_access_key_pair()
+            credentials.put(env_key, env_secret, stored_account, root_principal(stored_account))
+            _write_secret_file(
+                data_dir.admin_credentials,
+                f"[default]\naws_access_key_id = {env_key}\naws_secret_access_key = {env_secret}\n",
+            )
+            generated = (env_key, env_secret)
+        if env_key and store.get_meta("admin_access_key_id") != env_key:
+            store.set_meta("admin_access_key_id", env_key)
+    finally:
+        store.close()
+    return InitResult(stored_account, created, generated)
+
+
+def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsApplication:
+    """Everything one worker needs, wired together. Called in each worker process."""
+    data_dir = DataDir(config.data_dir)
+    clock = clock or (OffsetClock(config.clock_offset_seconds) if config.clock_offset_seconds else SystemClock())
+    rng = SystemRandom()
+    root = FileRootOfTrust.load(data_dir.root_key)
+    store = SqliteStore(data_dir.database)
+    account_id = store.get_meta("account_id")
+    if account_id is None:
+        raise DataDirError(f"data dir {data_dir.path} is not initialized")
+    coordinator = CacheCoordinator(store, EpochFile(data_dir.epoch))
+    store.set_on_commit(coordinator.published)
+    keys = KeyRepository(store, root, clock, rng)
+    credentials = CredentialStore(store, root)
+    coordinator.subscribe(keys.on_change, keys.flush)
+    coordinator.subscribe(credentials.on_change, credentials.flush)
+    model = load_kms_model()
+    verifier = SigV4Verifier(
+        credentials, SystemClock(), check_signatures=not config.dev, dev_account_id=account_id
+    )
+    return KmsApplication(
+        verifier=verifier,
+        validator=RequestValidator(model),
+        services=Services(keys=keys, clock=clock, rng=rng),
+        coordinator=coordinator,
+        operations=OPERATIONS,
+        known_operations=model.operation_names,
+    )
+
+
+def create_app() -> KmsApplication:
+    """granian's factory target: the configuration comes from the parent ``strongroom serve``."""
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise DataDirError(f"{CONFIG_ENV} is not set; start the server with `strongroom serve`")
+    return build_application(ServerConfig.from_json_dict(orjson.loads(raw)))

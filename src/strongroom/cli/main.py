@@ -1,0 +1,27 @@
+"""The ``strongroom`` command."""
+
+from __future__ import annotations
+
+import click
+
+from strongroom import __version__
+from strongroom.cli.serve import serve
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="strongroom")
+def cli() -> None:
+    """Strongroom: a self-hosted key management service that speaks the AWS KMS API."""
+
+
+cli.add_command(serve)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

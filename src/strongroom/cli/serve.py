@@ -1,0 +1,102 @@
+"""``strongroom serve``: initialize the data dir on first start, then run the KMS endpoint."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from strongroom.bootstrap import CONFIG_ENV, DataDirError, build_application, initialize
+from strongroom.config import DEFAULT_PORT, DataDir, ServerConfig, default_data_dir, is_loopback
+from strongroom.domain.keys import DAY
+from strongroom.keystore.file import RootKeyFileError
+
+__all__ = ["serve"]
+
+
+def _account_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"\d{12}", value):
+        raise click.BadParameter("must be 12 digits")
+    return value
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Data directory [default: $STRONGROOM_DATA_DIR or ~/.local/share/strongroom].",
+)
+@click.option("--account-id", callback=_account_id, default=None,
+              help="12-digit AWS account id of this installation (fixed at first start) [default: 111122223333].")
+@click.option("--dev", is_flag=True, help="Accept any access key and skip signature checks (loopback only).")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option("--clock-offset-days", type=float, default=0.0, hidden=True,
+              help="--dev only: shift the key-lifecycle clock (to test deletion windows).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True)
+def serve(
+    host: str, port: int, data_dir: Path | None, account_id: str | None, dev: bool, workers: int,
+    clock_offset_days: float, log_level: str,
+) -> None:
+    """Run the KMS endpoint (initializing the data dir on first start)."""
+    if dev and not is_loopback(host):
+        raise click.UsageError(f"--dev accepts any credentials, so it only binds to loopback addresses, not {host!r}")
+    if clock_offset_days and not dev:
+        raise click.UsageError("--clock-offset-days is only allowed with --dev")
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    directory = DataDir((data_dir or default_data_dir()).resolve())
+    config = ServerConfig(
+        data_dir=directory.path, host=host, port=port, account_id=account_id, dev=dev, workers=workers,
+        clock_offset_seconds=clock_offset_days * DAY,
+    )
+    try:
+        result = initialize(directory, account_id)
+        build_application(config).sweep()  # fail here, not in a worker, if anything is wrong
+    except (DataDirError, RootKeyFileError) as error:
+        raise click.ClickException(str(error)) from None
+    if result.created:
+        click.echo(f"Initialized data directory {directory.path} (account {result.account_id}).")
+    if result.generated_credentials:
+        access_key_id, secret = result.generated_credentials
+        click.echo(f"Admin credentials (also saved in {directory.admin_credentials}, mode 0600):")
+        click.echo(f"  export AWS_ACCESS_KEY_ID={access_key_id} AWS_SECRET_ACCESS_KEY={secret}")
+    _run(config, log_level)
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _run(config: ServerConfig, log_level: str) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    os.environ[CONFIG_ENV] = orjson.dumps(config.to_json_dict()).decode()
+    server = Server(
+        "strongroom.bootstrap:create_app",
+        address=config.host,
+        port=config.port,
+        interface=Interfaces.RSGI,
+        workers=config.workers,
+        factory=True,
+        websockets=False,
+        log_level=log_level,  # type: ignore[arg-type]
+        log_access=False,
+        respawn_failed_workers=True,
+    )
+    endpoint = _endpoint(config.host, config.port)
+
+    def ready() -> None:
+        mode = " (dev mode: signatures not checked)" if config.dev else ""
+        click.echo(f"Strongroom is listening on {endpoint}{mode} with {config.workers} worker(s).")
+        click.echo(f"  aws kms list-keys --endpoint-url {endpoint} --region us-east-1")
+        sys.stdout.flush()
+
+    server.on_startup(ready)
+    server.serve()

@@ -1,0 +1,77 @@
+"""Server configuration and the data directory's layout."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_PORT", "DataDir", "ServerConfig", "default_data_dir", "is_loopback"]
+
+DEFAULT_PORT = 4599
+DEFAULT_ACCOUNT_ID = "111122223333"
+ADMIN_ACCESS_KEY_ENV = "STRONGROOM_ADMIN_ACCESS_KEY_ID"
+ADMIN_SECRET_KEY_ENV = "STRONGROOM_ADMIN_SECRET_ACCESS_KEY"
+
+
+def default_data_dir() -> Path:
+    """``$STRONGROOM_DATA_DIR``, else ``$XDG_DATA_HOME/strongroom`` (``~/.local/share/strongroom``)."""
+    explicit = os.environ.get("STRONGROOM_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "strongroom"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class DataDir:
+    """Where everything lives. Files holding secrets are created 0600, the directory 0700."""
+
+    path: Path
+
+    @property
+    def database(self) -> Path:
+        return self.path / "strongroom.db"
+
+    @property
+    def root_key(self) -> Path:
+        return self.path / "root.key"
+
+    @property
+    def admin_credentials(self) -> Path:
+        return self.path / "admin-credentials"
+
+    @property
+    def epoch(self) -> Path:
+        return self.path / "cache-epoch"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    account_id: str | None = None
+    dev: bool = False
+    workers: int = 1
+    clock_offset_seconds: float = 0.0
+
+    def to_json_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["data_dir"] = str(self.data_dir)
+        return values
+
+    @classmethod
+    def from_json_dict(cls, values: dict[str, Any]) -> ServerConfig:
+        return cls(**{**values, "data_dir": Path(values["data_dir"])})

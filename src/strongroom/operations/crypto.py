@@ -1,0 +1,195 @@
+"""Symmetric cryptography: GenerateDataKey(WithoutPlaintext), Encrypt, Decrypt, ReEncrypt, GenerateRandom.
+
+These are the hot path. Each handler: validate what the model cannot, resolve the key, check usage
+then state (AWS's order, digest 5.2), honour DryRun, then call the domain cipher.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strongroom.domain.ciphertext import parse_header
+from strongroom.domain.encryption_context import canonical_encryption_context
+from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
+from strongroom.errors import (
+    IncorrectKeyException,
+    InvalidCiphertextException,
+    InvalidKeyUsageException,
+    KMSInternalException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from strongroom.operations.common import b64, check_dry_run, require_symmetric_algorithm
+from strongroom.operations.context import RequestContext, Services
+
+__all__ = [
+    "decrypt",
+    "encrypt",
+    "generate_data_key",
+    "generate_data_key_without_plaintext",
+    "generate_random",
+    "re_encrypt",
+]
+
+_DATA_KEY_LENGTHS = {"AES_256": 32, "AES_128": 16}
+_ENCRYPT_DECRYPT = KeyUsage.ENCRYPT_DECRYPT
+
+
+def _no_recipient(params: dict[str, Any]) -> None:
+    if params.get("Recipient") is not None:
+        raise UnsupportedOperationException("Recipient (Nitro Enclaves attestation) is not supported by Strongroom yet.")
+
+
+def _data_key_length(params: dict[str, Any]) -> int:
+    spec = params.get("KeySpec")
+    count = params.get("NumberOfBytes")
+    if (spec is None) == (count is None):
+        raise ValidationException("Please specify either number of bytes or key spec.")
+    return _DATA_KEY_LENGTHS[spec] if spec is not None else int(count)
+
+
+def _encryption_key(ctx: RequestContext, svc: Services, identifier: str, operation: str) -> KmsKey:
+    key = svc.keys.resolve(ctx.principal, identifier)
+    key.require_usage(_ENCRYPT_DECRYPT, operation)
+    key.require_usable()
+    return key
+
+
+def _seal(svc: Services, key: KmsKey, plaintext: bytes, context_aad: bytes) -> bytes:
+    version = key.current_material
+    cipher = svc.keys.cipher(key, version) if version is not None else None
+    if cipher is None:
+        raise KMSInternalException("The key material of this key is unavailable.")
+    return cipher.encrypt(plaintext, context_aad, svc.rng)
+
+
+def _new_data_key(ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str) -> tuple[KmsKey, bytes, bytes]:
+    length = _data_key_length(params)
+    key = _encryption_key(ctx, svc, params["KeyId"], operation)
+    if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsageException("You cannot generate a data key with an asymmetric CMK")
+    context_aad = canonical_encryption_context(params.get("EncryptionContext"))
+    check_dry_run(params)
+    plaintext = svc.rng.bytes(length)
+    return key, plaintext, _seal(svc, key, plaintext, context_aad)
+
+
+def generate_data_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    _no_recipient(params)
+    key, plaintext, blob = _new_data_key(ctx, svc, params, "GenerateDataKey")
+    return {
+        "CiphertextBlob": b64(blob),
+        "Plaintext": b64(plaintext),
+        "KeyId": key.arn,
+        "KeyMaterialId": key.current_material_id,
+    }
+
+
+def generate_data_key_without_plaintext(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key, _, blob = _new_data_key(ctx, svc, params, "GenerateDataKeyWithoutPlaintext")
+    return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "KeyMaterialId": key.current_material_id}
+
+
+def encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key = _encryption_key(ctx, svc, params["KeyId"], "Encrypt")
+    require_symmetric_algorithm(key, params.get("EncryptionAlgorithm"))
+    context_aad = canonical_encryption_context(params.get("EncryptionContext"))
+    check_dry_run(params)
+    blob = _seal(svc, key, params["Plaintext"], context_aad)
+    return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def _open(
+    ctx: RequestContext,
+    svc: Services,
+    blob: bytes | None,
+    key_id: str | None,
+    context: dict[str, str] | None,
+    algorithm: str | None,
+    operation: str,
+    dry_run_ignores_ciphertext: bool,
+) -> tuple[KmsKey, bytes | None, str | None]:
+    """Decrypt a symmetric blob; returns the key, the plaintext and the material id used.
+
+    Routes by the key reference inside the blob, never by trial decryption. A KeyId naming another key
+    is IncorrectKeyException, checked before usage and state (digest 2.5)."""
+    named = svc.keys.resolve(ctx.principal, key_id) if key_id is not None else None
+    if dry_run_ignores_ciphertext:
+        if named is None:
+            field = "keyId" if operation == "Decrypt" else "sourceKeyId"
+            raise ValidationException(f"1 validation error detected: Value null at '{field}' failed to satisfy "
+                                      "constraint: Member must not be null")
+        named.require_usage(_ENCRYPT_DECRYPT, operation)
+        named.require_usable()
+        return named, None, None
+    if blob is None:
+        raise ValidationException("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+                                  "constraint: Member must not be null")
+    header = parse_header(blob)
+    if named is not None and named.key_id != header.key_id:
+        raise IncorrectKeyException()
+    key = named or svc.keys.find(ctx.principal.region, header.key_id)
+    if key is None:
+        raise InvalidCiphertextException()
+    if named is None and key.account_id != ctx.principal.account_id:
+        key = svc.keys.resolve(ctx.principal, key.arn)  # applies the cross-account rule
+    key.require_usage(_ENCRYPT_DECRYPT, operation)
+    key.require_usable()
+    require_symmetric_algorithm(key, algorithm)
+    cipher = svc.keys.cipher(key, header.material_version)
+    if cipher is None:
+        raise InvalidCiphertextException()
+    plaintext = cipher.decrypt(blob, canonical_encryption_context(context))
+    return key, plaintext, svc.keys.material_id(key, header.material_version)
+
+
+def _ignores_ciphertext(params: dict[str, Any]) -> bool:
+    return bool(params.get("DryRun")) and "IGNORE_CIPHERTEXT" in (params.get("DryRunModifiers") or ())
+
+
+def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    _no_recipient(params)
+    key, plaintext, material_id = _open(
+        ctx, svc, params.get("CiphertextBlob"), params.get("KeyId"), params.get("EncryptionContext"),
+        params.get("EncryptionAlgorithm"), "Decrypt", _ignores_ciphertext(params),
+    )
+    check_dry_run(params)
+    assert plaintext is not None
+    response = {"KeyId": key.arn, "Plaintext": b64(plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    if material_id is not None:
+        response["KeyMaterialId"] = material_id
+    return response
+
+
+def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    source, plaintext, source_material = _open(
+        ctx, svc, params.get("CiphertextBlob"), params.get("SourceKeyId"), params.get("SourceEncryptionContext"),
+        params.get("SourceEncryptionAlgorithm"), "ReEncrypt", _ignores_ciphertext(params),
+    )
+    destination = _encryption_key(ctx, svc, params["DestinationKeyId"], "ReEncrypt")
+    require_symmetric_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
+    context_aad = canonical_encryption_context(params.get("DestinationEncryptionContext"))
+    check_dry_run(params)
+    assert plaintext is not None
+    blob = _seal(svc, destination, plaintext, context_aad)
+    response = {
+        "CiphertextBlob": b64(blob),
+        "SourceKeyId": source.arn,
+        "KeyId": destination.arn,
+        "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "DestinationKeyMaterialId": destination.current_material_id,
+    }
+    if source_material is not None:
+        response["SourceKeyMaterialId"] = source_material
+    return response
+
+
+def generate_random(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    count = params.get("NumberOfBytes")
+    if count is None:
+        raise ValidationException("NumberOfBytes is required.")
+    _no_recipient(params)
+    if params.get("CustomKeyStoreId") is not None:
+        raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
+    return {"Plaintext": b64(svc.rng.bytes(int(count)))}

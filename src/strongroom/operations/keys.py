@@ -1,0 +1,137 @@
+"""Key lifecycle: CreateKey, DescribeKey, ListKeys, Enable/DisableKey, Schedule/CancelKeyDeletion,
+UpdateKeyDescription."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strongroom.domain.ids import is_key_id, new_key_id
+from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey, Origin, validate_pending_window
+from strongroom.domain.tags import validate_new_tags
+from strongroom.errors import InvalidMarkerException, UnsupportedOperationException, ValidationException
+from strongroom.operations.common import page, page_limit
+from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.shapes import key_metadata
+
+__all__ = [
+    "cancel_key_deletion",
+    "create_key",
+    "describe_key",
+    "disable_key",
+    "enable_key",
+    "list_keys",
+    "schedule_key_deletion",
+    "update_key_description",
+]
+
+_USAGES_BY_SPEC: dict[KeySpec, tuple[KeyUsage, ...]] = {
+    KeySpec.SYMMETRIC_DEFAULT: (KeyUsage.ENCRYPT_DECRYPT,),
+    **{s: (KeyUsage.ENCRYPT_DECRYPT, KeyUsage.SIGN_VERIFY) for s in (KeySpec.RSA_2048, KeySpec.RSA_3072,
+                                                                       KeySpec.RSA_4096)},
+    **{s: (KeyUsage.SIGN_VERIFY, KeyUsage.KEY_AGREEMENT) for s in (KeySpec.ECC_NIST_P256, KeySpec.ECC_NIST_P384,
+                                                                    KeySpec.ECC_NIST_P521)},
+    KeySpec.ECC_SECG_P256K1: (KeyUsage.SIGN_VERIFY,),
+    KeySpec.ECC_NIST_EDWARDS25519: (KeyUsage.SIGN_VERIFY,),
+    **{s: (KeyUsage.GENERATE_VERIFY_MAC,) for s in (KeySpec.HMAC_224, KeySpec.HMAC_256, KeySpec.HMAC_384,
+                                                     KeySpec.HMAC_512)},
+    KeySpec.SM2: (KeyUsage.ENCRYPT_DECRYPT, KeyUsage.SIGN_VERIFY, KeyUsage.KEY_AGREEMENT),
+    **{s: (KeyUsage.SIGN_VERIFY,) for s in (KeySpec.ML_DSA_44, KeySpec.ML_DSA_65, KeySpec.ML_DSA_87)},
+}
+
+
+def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
+    spec = KeySpec(params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT")
+    usage_name = params.get("KeyUsage")
+    if usage_name is None:
+        if spec is not KeySpec.SYMMETRIC_DEFAULT:
+            raise ValidationException(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+            )
+        usage_name = KeyUsage.ENCRYPT_DECRYPT.value
+    usage = KeyUsage(usage_name)
+    if usage not in _USAGES_BY_SPEC[spec]:
+        raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
+    if spec is KeySpec.SM2:
+        raise UnsupportedOperationException("KeySpec SM2 is not supported in this Region")
+    if spec is not KeySpec.SYMMETRIC_DEFAULT:
+        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by Strongroom yet.")
+    return spec, usage
+
+
+def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    spec, usage = _spec_and_usage(params)
+    origin = Origin(params.get("Origin") or "AWS_KMS")
+    if origin is not Origin.AWS_KMS:
+        raise UnsupportedOperationException(f"Origin {origin} is not supported by Strongroom yet.")
+    if params.get("CustomKeyStoreId") is not None or params.get("XksKeyId") is not None:
+        raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
+    tags = [(t["TagKey"], t["TagValue"]) for t in params.get("Tags") or ()]
+    validate_new_tags(tags)
+    multi_region = bool(params.get("MultiRegion"))
+    key = KmsKey(
+        key_id=new_key_id(multi_region),
+        account_id=ctx.principal.account_id,
+        region=ctx.principal.region,
+        creation_date=round(svc.clock.now(), 3),
+        description=params.get("Description") or "",
+        key_spec=spec,
+        key_usage=usage,
+        origin=origin,
+        multi_region=multi_region,
+        tags=tuple(tags),
+    )
+    material, wrapped = svc.keys.new_material(key, 1)
+    key = key.changed(current_material=material.version, current_material_id=material.material_id)
+    svc.keys.insert(key, wrapped)
+    return {"KeyMetadata": key_metadata(key)}
+
+
+def describe_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key = svc.keys.resolve(ctx.principal, params["KeyId"])
+    return {"KeyMetadata": key_metadata(key)}
+
+
+def list_keys(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    limit = page_limit(params, default=100, maximum=1000)
+    marker = params.get("Marker")
+    if marker is not None and not is_key_id(marker):
+        raise InvalidMarkerException("Invalid marker")
+    keys = svc.keys.list_keys(ctx.principal, marker, limit + 1)
+    entries = [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys[:limit]]
+    return page(entries, limit, "Keys", keys[limit - 1].key_id if len(keys) > limit else None)
+
+
+def enable_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+    key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    svc.keys.save(key.enable())
+
+
+def disable_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+    key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    svc.keys.save(key.disable())
+
+
+def schedule_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    window = validate_pending_window(params.get("PendingWindowInDays"))
+    key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    key = key.schedule_deletion(svc.clock.now(), window)
+    svc.keys.save(key)
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": key.deletion_date,
+        "KeyState": key.state.value,
+        "PendingWindowInDays": window,
+    }
+
+
+def cancel_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    key = key.cancel_deletion()
+    svc.keys.save(key)
+    return {"KeyId": key.arn}
+
+
+def update_key_description(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+    key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    key.require_not_pending_deletion()
+    svc.keys.save(key.changed(description=params["Description"]))

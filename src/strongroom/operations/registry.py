@@ -1,0 +1,40 @@
+"""The one table that maps ``TrentService.<Operation>`` to its handler."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from strongroom.operations import aliases, crypto, keys, tags
+from strongroom.operations.context import Handler
+
+__all__ = ["OPERATIONS"]
+
+OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
+    {
+        # key lifecycle
+        "CreateKey": keys.create_key,
+        "DescribeKey": keys.describe_key,
+        "ListKeys": keys.list_keys,
+        "EnableKey": keys.enable_key,
+        "DisableKey": keys.disable_key,
+        "ScheduleKeyDeletion": keys.schedule_key_deletion,
+        "CancelKeyDeletion": keys.cancel_key_deletion,
+        "UpdateKeyDescription": keys.update_key_description,
+        # symmetric cryptography
+        "GenerateDataKey": crypto.generate_data_key,
+        "GenerateDataKeyWithoutPlaintext": crypto.generate_data_key_without_plaintext,
+        "Encrypt": crypto.encrypt,
+        "Decrypt": crypto.decrypt,
+        "ReEncrypt": crypto.re_encrypt,
+        "GenerateRandom": crypto.generate_random,
+        # aliases
+        "CreateAlias": aliases.create_alias,
+        "UpdateAlias": aliases.update_alias,
+        "DeleteAlias": aliases.delete_alias,
+        "ListAliases": aliases.list_aliases,
+        # tags
+        "TagResource": tags.tag_resource,
+        "UntagResource": tags.untag_resource,
+        "ListResourceTags": tags.list_resource_tags,
+    }
+)

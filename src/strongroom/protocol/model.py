@@ -1,0 +1,92 @@
+"""The AWS KMS service model, read straight from the installed botocore package.
+
+Strongroom validates requests against the very model that boto3 and the AWS CLI use to build them, so the
+two sides cannot drift apart: a botocore upgrade brings new members, enum values and limits with it.
+
+The file is read with ``gzip`` + ``json`` instead of ``botocore.session``: building a session loads the
+endpoint, partition and retry data of every service and costs far more than the ~6 ms this takes, and the
+server's start-up time matters (CLI invocations, test fixtures, worker processes).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, cast
+
+__all__ = ["KMS_MODEL_RELPATH", "ServiceModel", "kms_model_path", "load_kms_model"]
+
+#: Where the KMS model lives inside the botocore package directory.
+KMS_MODEL_RELPATH = os.path.join("data", "kms", "2014-11-01", "service-2.json.gz")
+
+
+class ServiceModel:
+    """Read-only view of one botocore ``service-2.json`` document.
+
+    Only the small part Strongroom needs is exposed: the operation names and the shapes. Shapes are
+    returned as the plain dictionaries of the JSON document (``{"type": "string", "max": 2048, ...}``);
+    callers must not mutate them, because one model instance is shared process-wide.
+    """
+
+    __slots__ = ("_operations", "_shapes", "metadata", "operation_names")
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        operations = document.get("operations")
+        shapes = document.get("shapes")
+        if not isinstance(operations, dict) or not isinstance(shapes, dict):
+            raise ValueError("not a botocore service model: 'operations' and 'shapes' must be objects")
+        self._operations: dict[str, dict[str, Any]] = operations
+        self._shapes: dict[str, dict[str, Any]] = shapes
+        self.metadata: dict[str, Any] = dict(document.get("metadata") or {})
+        self.operation_names: frozenset[str] = frozenset(operations)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> ServiceModel:
+        """Load a model from a ``service-2.json`` file, gzip-compressed (``.gz``) or not."""
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return cls(cast(Mapping[str, Any], json.loads(raw)))
+
+    def input_shape_name(self, operation: str) -> str | None:
+        """Name of the operation's input structure, or ``None`` if it takes no input.
+
+        Raises ``KeyError`` for an operation that is not in the model.
+        """
+        spec = self._operations[operation]
+        ref = spec.get("input")
+        return None if ref is None else cast(str, ref["shape"])
+
+    def input_shape(self, operation: str) -> dict[str, Any] | None:
+        """The operation's input structure shape, or ``None`` if it takes no input.
+
+        Raises ``KeyError`` for an operation that is not in the model.
+        """
+        name = self.input_shape_name(operation)
+        return None if name is None else self.shape(name)
+
+    def shape(self, name: str) -> dict[str, Any]:
+        """The shape called ``name``; ``KeyError`` if the model has none by that name."""
+        return self._shapes[name]
+
+    def __repr__(self) -> str:
+        service = self.metadata.get("serviceId", "?")
+        version = self.metadata.get("apiVersion", "?")
+        return f"ServiceModel({service} {version}, {len(self.operation_names)} operations)"
+
+
+def kms_model_path() -> str:
+    """Absolute path of the KMS model shipped with the installed botocore."""
+    import botocore  # deferred: only the package directory is needed, not botocore's machinery
+
+    return os.path.join(os.path.dirname(botocore.__file__), KMS_MODEL_RELPATH)
+
+
+@functools.cache
+def load_kms_model() -> ServiceModel:
+    """The process-wide KMS model, loaded once on first use."""
+    return ServiceModel.from_file(kms_model_path())

@@ -1,0 +1,49 @@
+"""AWS JSON 1.1 on the wire: response headers, bodies and the one mapping from errors to HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+import orjson
+
+from strongroom.errors import KmsError
+
+__all__ = ["CONTENT_TYPE", "RequestIds", "Response", "error_response", "success_response"]
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+class RequestIds:
+    """UUID-shaped request ids: a random per-process prefix and a counter (cheaper than uuid4 per call)."""
+
+    def __init__(self) -> None:
+        prefix = os.urandom(10).hex()
+        self._prefix = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-"
+        self._counter = itertools.count(int.from_bytes(os.urandom(3), "big") << 24)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def success_response(request_id: str, result: dict[str, Any] | None) -> Response:
+    body = orjson.dumps(result) if result is not None else b"{}"
+    return 200, [("content-type", CONTENT_TYPE), ("x-amzn-requestid", request_id)], body
+
+
+def error_response(request_id: str, error: KmsError) -> Response:
+    """``{"__type": <short code>, "message": ...}``; the message is left out when there is none, as AWS
+    does for InvalidCiphertextException and friends. ``X-Amzn-ErrorType`` carries the same short code for
+    SDKs that read the header first (digest 1.3)."""
+    payload: dict[str, str] = {"__type": error.code}
+    if error.message:
+        payload["message"] = error.message
+    headers = [
+        ("content-type", CONTENT_TYPE),
+        ("x-amzn-requestid", request_id),
+        ("x-amzn-errortype", error.code),
+    ]
+    return error.status, headers, orjson.dumps(payload)

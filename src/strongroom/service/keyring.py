@@ -1,0 +1,209 @@
+"""The key repository: resolves identifiers to keys and keeps keys, aliases and unwrapped material cached.
+
+Operations call this, never the store. The common path (a known key, alias or ciphertext) is served from
+per-worker dictionaries; the store is read on a miss, and entries are evicted when the change log says
+the key or alias changed (:class:`strongroom.service.changes.CacheCoordinator`). Keys pending deletion
+whose window has passed are purged on sight (and by the periodic sweep), so a deleted key stops
+resolving exactly when its deletion date passes.
+"""
+
+from __future__ import annotations
+
+
+from strongroom.clock import Clock, Random
+from strongroom.domain.aliases import Alias
+from strongroom.domain.ciphertext import MaterialCipher
+from strongroom.domain.ids import KeyRef, RefKind, alias_arn, key_arn, parse_key_identifier
+from strongroom.domain.keys import KeyMaterial, KmsKey
+from strongroom.errors import AccessDeniedException, InvalidArnException, NotFoundException
+from strongroom.keystore.base import RootOfTrust
+from strongroom.storage.base import Change, ChangeKind, MetadataStore, WrappedMaterial
+
+__all__ = ["KeyRepository", "Principal"]
+
+_MAX_CACHED = 100_000
+
+
+class Principal:
+    """Who is asking, and where: the account and region every lookup is scoped to."""
+
+    __slots__ = ("account_id", "arn", "region")
+
+    def __init__(self, account_id: str, region: str, arn: str) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.arn = arn
+
+
+def material_context(key: KmsKey | tuple[str, str, str], version: int, material_id: str) -> bytes:
+    """Binds wrapped material to its key and version, so rows cannot be swapped between keys."""
+    arn = key.arn if isinstance(key, KmsKey) else key_arn(*key)
+    return f"strongroom key material\x00{arn}\x00{version}\x00{material_id}".encode()
+
+
+class KeyRepository:
+    def __init__(self, store: MetadataStore, root: RootOfTrust, clock: Clock, rng: Random) -> None:
+        self._store = store
+        self._root = root
+        self._clock = clock
+        self._rng = rng
+        self._keys: dict[tuple[str, str], KmsKey] = {}
+        self._ciphers: dict[tuple[str, str, int], MaterialCipher] = {}
+        self._aliases: dict[tuple[str, str, str], str] = {}
+
+    # -- cache maintenance -------------------------------------------------------------------------
+    def on_change(self, change: Change) -> None:
+        if change.kind is ChangeKind.KEY:
+            self._keys.pop((change.region, change.name), None)
+            for cached in [c for c in self._ciphers if c[0] == change.region and c[1] == change.name]:
+                del self._ciphers[cached]
+        elif change.kind is ChangeKind.ALIAS:
+            for cached in [a for a in self._aliases if a[1] == change.region and a[2] == change.name]:
+                del self._aliases[cached]
+
+    def flush(self) -> None:
+        self._keys.clear()
+        self._ciphers.clear()
+        self._aliases.clear()
+
+    # -- resolution ----------------------------------------------------------------------------------
+    def resolve(self, principal: Principal, identifier: str, *, allow_alias: bool = True) -> KmsKey:
+        """Resolve any identifier form to a live key in the principal's region (digest section 2)."""
+        ref = parse_key_identifier(identifier)
+        if not allow_alias and ref.kind is RefKind.ALIAS:
+            raise InvalidArnException("Key Aliases are not supported for this operation.")
+        self._check_arn_scope(principal, ref)
+        account = ref.account or principal.account_id
+        if ref.kind is RefKind.ALIAS:
+            key_id = self._alias_target(account, principal.region, ref.name)
+            if key_id is None:
+                raise NotFoundException(f"Alias {alias_arn(principal.region, account, ref.name)} is not found.")
+        else:
+            key_id = ref.name
+        key = self.find(principal.region, key_id)
+        if key is None or key.account_id != account:
+            raise NotFoundException(f"Key '{key_arn(principal.region, account, key_id)}' does not exist")
+        if key.account_id != principal.account_id:
+            # Cross-account use needs a key policy that allows it; policies arrive with authorization.
+            raise AccessDeniedException(
+                f"User: {principal.arn} is not authorized to perform this operation on resource: {key.arn}"
+            )
+        return key
+
+    def find(self, region: str, key_id: str) -> KmsKey | None:
+        """A live key by region and id, from the cache when possible; purges an expired key."""
+        key = self._keys.get((region, key_id))
+        if key is None:
+            key = self._store.get_key(region, key_id)
+            if key is None:
+                return None
+            if len(self._keys) > _MAX_CACHED:
+                self._keys.clear()
+            self._keys[(region, key_id)] = key
+        if key.deletion_date is not None and key.is_expired(self._clock.now()):
+            self.purge(key)
+            return None
+        return key
+
+    def _check_arn_scope(self, principal: Principal, ref: KeyRef) -> None:
+        if ref.region is not None and ref.region != principal.region:
+            raise NotFoundException(f"Invalid arn {ref.region}")
+        if ref.kind is RefKind.ALIAS and ref.account is not None and ref.account != principal.account_id:
+            raise NotFoundException(
+                f"Alias {alias_arn(principal.region, ref.account, ref.name)} is not found."
+            )
+
+    def _alias_target(self, account: str, region: str, name: str) -> str | None:
+        cached = self._aliases.get((account, region, name))
+        if cached is not None:
+            return cached
+        alias = self._store.get_alias(account, region, name)
+        if alias is None:
+            return None
+        if len(self._aliases) > _MAX_CACHED:
+            self._aliases.clear()
+        self._aliases[(account, region, name)] = alias.key_id
+        return alias.key_id
+
+    # -- key material --------------------------------------------------------------------------------
+    def cipher(self, key: KmsKey, version: int) -> MaterialCipher | None:
+        """The AEAD for one material version of a key, unwrapped once and cached; None if unknown."""
+        cached = self._ciphers.get((key.region, key.key_id, version))
+        if cached is not None:
+            return cached
+        for material in self._store.get_materials(key.region, key.key_id):
+            secret = self._root.unwrap(material.wrapped, material_context(key, material.version, material.material_id))
+            self._ciphers[(key.region, key.key_id, material.version)] = MaterialCipher(
+                key.key_id, material.version, secret
+            )
+        return self._ciphers.get((key.region, key.key_id, version))
+
+    def material_id(self, key: KmsKey, version: int) -> str | None:
+        if version == key.current_material:
+            return key.current_material_id
+        for material in self._store.get_materials(key.region, key.key_id):
+            if material.version == version:
+                return material.material_id
+        return None
+
+    def new_material(self, key: KmsKey, version: int) -> tuple[KeyMaterial, WrappedMaterial]:
+        material = KeyMaterial(version, self._rng.bytes(32).hex(), self._rng.bytes(32))
+        wrapped = self._root.wrap(material.secret, material_context(key, version, material.material_id))
+        return material, WrappedMaterial(version, material.material_id, wrapped, self._clock.now())
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def insert(self, key: KmsKey, material: WrappedMaterial | None) -> None:
+        self._store.insert_key(key, material)
+        self._keys.pop((key.region, key.key_id), None)
+
+    def save(self, key: KmsKey) -> None:
+        self._store.update_key(key)
+        self._keys[(key.region, key.key_id)] = key
+
+    def purge(self, key: KmsKey) -> None:
+        """Delete a key whose deletion window has passed, with its material and aliases."""
+        self._store.delete_key(key.region, key.key_id)
+        self.on_change(Change(0, ChangeKind.KEY, key.region, key.key_id))
+        for cached in [a for a, target in self._aliases.items() if a[1] == key.region and target == key.key_id]:
+            del self._aliases[cached]
+
+    def purge_expired(self) -> int:
+        """The periodic sweep: delete every key whose deletion date has passed. Returns how many."""
+        count = 0
+        for region, key_id in self._store.expired_keys(self._clock.now()):
+            key = self._store.get_key(region, key_id)
+            if key is not None and key.is_expired(self._clock.now()):
+                self.purge(key)
+                count += 1
+        return count
+
+    def list_keys(self, principal: Principal, after: str | None, limit: int) -> list[KmsKey]:
+        self.purge_expired()
+        return self._store.list_keys(principal.account_id, principal.region, after, limit)
+
+    # -- aliases -------------------------------------------------------------------------------------
+    def get_alias(self, principal: Principal, name: str) -> Alias | None:
+        return self._store.get_alias(principal.account_id, principal.region, name)
+
+    def insert_alias(self, alias: Alias) -> bool:
+        return self._store.insert_alias(alias)
+
+    def update_alias(self, alias: Alias) -> None:
+        self._store.update_alias(alias)
+        self._aliases.pop((alias.account_id, alias.region, alias.name), None)
+
+    def delete_alias(self, principal: Principal, name: str) -> bool:
+        self._aliases.pop((principal.account_id, principal.region, name), None)
+        return self._store.delete_alias(principal.account_id, principal.region, name)
+
+    def list_aliases(self, principal: Principal, key_id: str | None, after: str | None, limit: int) -> list[Alias]:
+        self.purge_expired()
+        return self._store.list_aliases(principal.account_id, principal.region, key_id, after, limit)
+
+    def count_aliases(self, key: KmsKey) -> int:
+        return self._store.count_aliases(key.region, key.key_id)
+
+    def now(self) -> float:
+        return self._clock.now()
+
+

@@ -1,0 +1,95 @@
+"""The metadata store: one interface, one module per backend (SQLite now, PostgreSQL later).
+
+Every mutation also appends a row to a change log in the same transaction. Workers and nodes read the
+log to invalidate their in-memory caches (see :mod:`strongroom.service.changes`), so a DisableKey on one
+worker is seen by the next request on every other worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from strongroom.domain.aliases import Alias
+from strongroom.domain.keys import KmsKey
+
+__all__ = ["AccessKeyRecord", "Change", "ChangeKind", "MetadataStore", "WrappedMaterial"]
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedMaterial:
+    version: int
+    material_id: str
+    wrapped: bytes = field(repr=False)
+    created: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyRecord:
+    access_key_id: str
+    wrapped_secret: bytes = field(repr=False)
+    account_id: str = ""
+    principal_arn: str = ""
+    created: float = 0.0
+
+
+class ChangeKind(StrEnum):
+    KEY = "key"
+    ALIAS = "alias"
+    ACCESS_KEY = "access_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    seq: int
+    kind: ChangeKind
+    region: str
+    name: str  # key id, alias name, or access key id
+
+
+class MetadataStore(Protocol):
+    # -- keys ----------------------------------------------------------------------------------------
+    def insert_key(self, key: KmsKey, material: WrappedMaterial | None) -> None: ...
+    def update_key(self, key: KmsKey) -> None: ...
+    def get_key(self, region: str, key_id: str) -> KmsKey | None: ...
+    def list_keys(self, account_id: str, region: str, after: str | None, limit: int) -> list[KmsKey]: ...
+    def delete_key(self, region: str, key_id: str) -> bool:
+        """Delete a key with its material, tags and aliases. False if it was already gone."""
+        ...
+
+    def expired_keys(self, now: float) -> list[tuple[str, str]]:
+        """(region, key id) of keys pending deletion whose deletion date has passed."""
+        ...
+
+    def get_materials(self, region: str, key_id: str) -> list[WrappedMaterial]: ...
+
+    # -- aliases -------------------------------------------------------------------------------------
+    def insert_alias(self, alias: Alias) -> bool:
+        """False if an alias of that name already exists in the account and region."""
+        ...
+
+    def update_alias(self, alias: Alias) -> None: ...
+    def delete_alias(self, account_id: str, region: str, name: str) -> bool: ...
+    def get_alias(self, account_id: str, region: str, name: str) -> Alias | None: ...
+    def list_aliases(
+        self, account_id: str, region: str, key_id: str | None, after: str | None, limit: int
+    ) -> list[Alias]: ...
+    def count_aliases(self, region: str, key_id: str) -> int: ...
+
+    # -- credentials ---------------------------------------------------------------------------------
+    def put_access_key(self, record: AccessKeyRecord) -> None: ...
+    def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None: ...
+
+    # -- installation metadata -----------------------------------------------------------------------
+    def get_meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
+
+    # -- change log ----------------------------------------------------------------------------------
+    def changes_since(self, seq: int) -> tuple[list[Change], int]:
+        """Changes after ``seq`` and the oldest seq still kept (a gap means: flush everything)."""
+        ...
+
+    def latest_change_seq(self) -> int: ...
+
+    def close(self) -> None: ...
