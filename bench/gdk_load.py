@@ -728,6 +728,7 @@ def summarise(
         "client_cores_busy": round(result.client_cpu_s / wall, 2),
         "non_200": {str(code): count for code, count in sorted(result.non_200.items())},
         "transport_errors": result.transport_errors,
+        "errors": result.total - result.ok,
         "retries": result.retries,
         "reconnects": result.reconnects,
         "resigned": result.resigned,
@@ -760,6 +761,7 @@ COLUMNS: list[tuple[str, str, int]] = [
     ("server_cores_busy", "srv cores", 9),
     ("client_cpu_us_per_req", "cli CPU us/req", 14),
     ("client_cores_busy", "cli cores", 9),
+    ("errors", "errors", 6),
     ("status", "status", 6),
 ]
 
@@ -770,7 +772,12 @@ def format_table(records: Sequence[dict[str, Any]]) -> Iterator[str]:
     for record in records:
         cells: list[str] = []
         for key, _, width in COLUMNS:
-            value = ("FAILED" if record["failed"] else "ok") if key == "status" else record[key]
+            if key == "status":
+                value: object = "FAILED" if record["failed"] else "ok"
+            elif key == "workers" and record["mode"] == "endpoint":
+                value = "ext"
+            else:
+                value = record[key]
             cells.append(("-" if value is None else str(value)).rjust(width))
         yield "  ".join(cells)
 
@@ -1098,6 +1105,11 @@ def benchmark_target(
             f"transport_errors={result.transport_errors} stalled={result.stalled}"
         )
         log(f"{tag} first error: {record['first_error']}")
+    if result.reconnects:
+        log(
+            f"{tag} note: {result.reconnects} reconnects ({result.retries} retried requests): the server "
+            "closed connections, so keep-alive was not fully in effect and the client paid for TCP handshakes"
+        )
     server_us = record["server_cpu_us_per_req"]
     if server_us and record["client_cpu_us_per_req"] > 0.5 * server_us:
         log(f"{tag} note: the client used more than half as much CPU per request as the server")
@@ -1212,27 +1224,28 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     """Parse and validate the command line."""
     parser = argparse.ArgumentParser(
         description="Load-benchmark Strongroom's GenerateDataKey (AES_256) with pre-signed requests.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--requests", type=positive_int, default=50_000, help="measured requests per run")
-    parser.add_argument(
-        "--warmup", type=int, default=2_000, help="warm-up requests before each run (0 = none)"
-    )
-    parser.add_argument("--concurrency", type=positive_int, default=64, help="keep-alive connections")
-    parser.add_argument(
-        "--workers", type=worker_list, default=[1, 2], help="server worker counts (spawned mode)"
-    )
-    parser.add_argument("--presign", type=positive_int, default=256, help="distinct pre-signed requests")
-    parser.add_argument("--endpoint", help="benchmark this running server instead of spawning one")
-    parser.add_argument("--access-key", default=os.environ.get("AWS_ACCESS_KEY_ID"), help="with --endpoint")
-    parser.add_argument(
-        "--secret-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY"), help="with --endpoint"
     )
     parser.add_argument(
-        "--session-token", default=os.environ.get("AWS_SESSION_TOKEN"), help="with --endpoint"
+        "--requests", type=positive_int, default=50_000, help="measured requests per run [50000]"
     )
-    parser.add_argument("--region", default="us-east-1", help="SigV4 signing region")
-    parser.add_argument("--key-id", help="existing key to use with --endpoint (default: create one)")
+    parser.add_argument(
+        "--warmup", type=int, default=2_000, help="warm-up requests before each run, 0 = none [2000]"
+    )
+    parser.add_argument("--concurrency", type=positive_int, default=64, help="keep-alive connections [64]")
+    parser.add_argument(
+        "--workers", type=worker_list, default=[1, 2], help="server worker counts to spawn [1,2]"
+    )
+    parser.add_argument(
+        "--presign", type=positive_int, default=256, help="distinct pre-signed requests [256]"
+    )
+    parser.add_argument(
+        "--endpoint", help="benchmark this running server (http://host:port) instead of spawning one"
+    )
+    parser.add_argument("--access-key", help="with --endpoint [$AWS_ACCESS_KEY_ID]")
+    parser.add_argument("--secret-key", help="with --endpoint [$AWS_SECRET_ACCESS_KEY]")
+    parser.add_argument("--session-token", help="with --endpoint [$AWS_SESSION_TOKEN]")
+    parser.add_argument("--region", default="us-east-1", help="SigV4 signing region [us-east-1]")
+    parser.add_argument("--key-id", help="with --endpoint: existing key to use [create one]")
     parser.add_argument(
         "--server-pid", type=positive_int, help="with --endpoint: PID to charge server CPU to"
     )
@@ -1240,19 +1253,22 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         "--json", action="store_true", help="print one JSON object per line instead of a table"
     )
     parser.add_argument(
-        "--startup-timeout", type=float, default=30.0, help="seconds to wait for the server port"
+        "--startup-timeout", type=float, default=30.0, help="seconds to wait for the port [30]"
     )
     parser.add_argument(
-        "--stall-timeout", type=float, default=30.0, help="abort a phase after this many idle seconds"
+        "--stall-timeout", type=float, default=30.0, help="abort a phase after N idle seconds [30]"
     )
     parser.add_argument(
         "--server-arg",
         action="append",
         default=[],
         metavar="ARG",
-        help="extra argument for 'strongroom serve' (repeatable, spawned mode)",
+        help="extra argument for 'strongroom serve' (repeatable; spawned mode)",
     )
     args = parser.parse_args(argv)
+    args.access_key = args.access_key or os.environ.get("AWS_ACCESS_KEY_ID")
+    args.secret_key = args.secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY")
+    args.session_token = args.session_token or os.environ.get("AWS_SESSION_TOKEN")
     if args.endpoint:
         if not args.access_key or not args.secret_key:
             parser.error(
@@ -1322,10 +1338,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in format_table(records):
             print(line)
         for record in records:
-            if record["failed"]:
+            run = "endpoint" if record["workers"] is None else f"workers={record['workers']}"
+            if record["reconnects"]:
                 print(
-                    f"FAILED (workers={record['workers']}, phase={record['phase']}): {record['first_error']}"
+                    f"note ({run}): {record['reconnects']} reconnects - the server closed keep-alive "
+                    "connections (e.g. 'Connection: close')"
                 )
+            if record["failed"]:
+                print(f"FAILED ({run}, phase={record['phase']}): {record['first_error']}")
     if exit_code != EXIT_OK:
         log(f"benchmark FAILED (exit code {exit_code})")
     return exit_code

@@ -14,13 +14,18 @@ import functools
 import gzip
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, cast
 
-__all__ = ["KMS_MODEL_RELPATH", "ServiceModel", "kms_model_path", "load_kms_model"]
+__all__ = ["KMS_MODEL_RELPATH", "ServiceModel", "compile_pattern", "kms_model_path", "load_kms_model"]
 
 #: Where the KMS model lives inside the botocore package directory.
 KMS_MODEL_RELPATH = os.path.join("data", "kms", "2014-11-01", "service-2.json.gz")
+
+#: Java regex classes that Python's ``re`` lacks; ``\p{ASCII}`` is KMS's server-side KeyId pattern.
+_JAVA_CLASSES = {"ASCII": r"\x00-\x7F", "Alpha": "a-zA-Z", "Digit": "0-9", "Alnum": "a-zA-Z0-9",
+                 "Upper": "A-Z", "Lower": "a-z", "XDigit": "0-9a-fA-F", "Space": r" \t\n\x0B\f\r"}
 
 
 class ServiceModel:
@@ -90,3 +95,28 @@ def kms_model_path() -> str:
 def load_kms_model() -> ServiceModel:
     """The process-wide KMS model, loaded once on first use."""
     return ServiceModel.from_file(kms_model_path())
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a model ``pattern`` (a Java regex: the service runs on Java) for Python's ``re``.
+
+    Java's ``\\w``, ``\\d`` and ``\\s`` are ASCII-only, hence ``re.ASCII``; ``\\uXXXX`` escapes mean
+    the same in both. The POSIX classes (``\\p{ASCII}`` ...) that ``re`` lacks are spelled out; any other
+    ``\\p{..}`` raises ``KeyError``, so a model update that needs more fails loudly at compile time.
+    Callers match with ``fullmatch``, like Java's ``Matcher.matches()``.
+    """
+    out: list[str] = []
+    in_class, i = False, 0
+    while i < len(pattern):
+        piece = pattern[i : i + 2] if pattern[i] == "\\" else pattern[i]
+        if piece == "\\p" and pattern.startswith("{", i + 2):
+            end = pattern.index("}", i)
+            chars = _JAVA_CLASSES[pattern[i + 3 : end]]
+            out.append(chars if in_class else f"[{chars}]")
+            i = end + 1
+            continue
+        if piece in "[]":
+            in_class = piece == "["
+        out.append(piece)
+        i += len(piece)
+    return re.compile("".join(out), re.ASCII)

@@ -243,7 +243,7 @@ def _canonical_query(query: str) -> str:
 def _canonical_header_value(value: str) -> str:
     """SigV4 "Trimall": trim, and collapse inner whitespace runs to one space (fast path: nothing to do)."""
     value = value.strip()
-    if "  " in value or not value.isprintable():
+    if "  " in value or "\t" in value or not value.isascii():  # rare: botocore collapses any whitespace run
         return " ".join(value.split())
     return value
 
@@ -258,17 +258,22 @@ def _parse_authorization(authorization: str) -> tuple[str, str | None, str | Non
     scheme, _, rest = authorization.partition(" ")
     if not scheme.startswith("AWS4-"):
         return scheme, None, None, None
-    # Fast path: exactly botocore's layout, "Credential=..., SignedHeaders=..., Signature=...". Counting the
-    # separators proves the values hold no space or comma, so the general parser would agree.
-    if (
-        rest.startswith("Credential=")
-        and rest.count(" ") == 2
-        and rest.count(",") == 2
-        and rest.isprintable()
-    ):
+    # Fast path: exactly botocore's layout, "Credential=..., SignedHeaders=..., Signature=...". When no value
+    # holds a space or comma (and the header has no tab or non-ASCII whitespace), the general parser below
+    # would split it the same way. (str.isascii is O(1); isprintable would scan the whole header.)
+    if rest.startswith("Credential=") and rest.isascii() and "\t" not in rest:
         credential, found_signed, tail = rest[11:].partition(", SignedHeaders=")
         signed_headers, found_signature, signature = tail.partition(", Signature=")
-        if found_signed and found_signature and "=" not in credential and "=" not in signed_headers:
+        if (
+            found_signed
+            and found_signature
+            and " " not in credential
+            and "," not in credential
+            and " " not in signed_headers
+            and "," not in signed_headers
+            and " " not in signature
+            and "," not in signature
+        ):
             return scheme, credential, signed_headers, signature
     found: dict[str, str] = {}
     for token in rest.replace(",", " ").split():
@@ -466,7 +471,7 @@ class SigV4Verifier:
             if header_value is None:  # the client signed a header we did not receive: it cannot match
                 raise InvalidSignatureException(_MSG_SIGNATURE_MISMATCH)
             header_value = header_value.strip()
-            if "  " in header_value or not header_value.isprintable():  # inlined _canonical_header_value
+            if "  " in header_value or "\t" in header_value or not header_value.isascii():  # see below
                 header_value = " ".join(header_value.split())
             canonical_headers += f"{header_name}:{header_value}\n"
 

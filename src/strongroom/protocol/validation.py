@@ -18,13 +18,12 @@ Serialization texts follow what kinesalite's test-suite recorded against real AW
 from __future__ import annotations
 
 import math
-import re
 import threading
 from binascii import a2b_base64
 from typing import Any, Final
 
 from strongroom.errors import SerializationException, UnknownOperationException, ValidationException
-from strongroom.protocol.model import ServiceModel
+from strongroom.protocol.model import ServiceModel, compile_pattern
 
 __all__ = ["RequestValidator"]
 
@@ -37,9 +36,6 @@ _JAVA_CLASS: Final = {bool: "class java.lang.Boolean", str: "class java.lang.Str
 _REDACTED: Final = "*** Sensitive Data Redacted ***"
 _B64_VALUE: Final = {c: i for i, c in
                      enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
-#: Java regex classes that Python's ``re`` lacks; ``\p{ASCII}`` is KMS's server-side KeyId pattern.
-_JAVA_CLASSES: Final = {"ASCII": r"\x00-\x7F", "Alpha": "a-zA-Z", "Digit": "0-9", "Alnum": "a-zA-Z0-9",
-                        "Upper": "A-Z", "Lower": "a-z", "XDigit": "0-9a-fA-F", "Space": r" \t\n\x0B\f\r"}
 
 
 def _render(value: Any) -> str:
@@ -103,25 +99,6 @@ def _b64decode(text: str, sensitive: bool) -> bytes:
     raise SerializationException(f"'{shown}' can not be converted to a Blob: {_base64_problem(text)}")
 
 
-def _java_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a model (Java) regex for Python: ASCII ``\\w\\d\\s`` and the POSIX ``\\p{..}`` classes."""
-    out: list[str] = []
-    in_class, i = False, 0
-    while i < len(pattern):
-        piece = pattern[i : i + 2] if pattern[i] == "\\" else pattern[i]
-        if piece == "\\p" and pattern.startswith("{", i + 2):
-            end = pattern.index("}", i)
-            chars = _JAVA_CLASSES[pattern[i + 3 : end]]  # KeyError: a class this translator lacks
-            out.append(chars if in_class else f"[{chars}]")
-            i = end + 1
-            continue
-        if piece in "[]":
-            in_class = piece == "["
-        out.append(piece)
-        i += len(piece)
-    return re.compile("".join(out), re.ASCII)
-
-
 class _Node:
     """One compiled shape. ``convert`` type-checks and converts a JSON value, appending failure texts."""
 
@@ -156,7 +133,7 @@ class _String(_Node):
         self.enum = frozenset(values) if values else None
         self.enum_text = "[" + ", ".join(values) + "]" if values else ""
         self.pattern: str | None = shape.get("pattern")
-        self.regex = _java_regex(self.pattern) if self.pattern else None
+        self.regex = compile_pattern(self.pattern) if self.pattern else None
 
     def convert(self, value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, str):
@@ -324,7 +301,7 @@ class RequestValidator:
 
     def __init__(self, model: ServiceModel) -> None:
         self._model = model
-        self._roots: dict[str, _Structure | None] = {}
+        self._roots: dict[str, _Node | None] = {}
         self._nodes: dict[str, _Node] = {}
         self._lock = threading.Lock()
 
@@ -353,17 +330,14 @@ class RequestValidator:
         for operation in sorted(self._model.operation_names):
             self._compile(operation)
 
-    def _compile(self, operation: str) -> _Structure | None:
+    def _compile(self, operation: str) -> _Node | None:
         with self._lock:  # nodes become visible to other threads only when fully built
             if operation in self._roots:
                 return self._roots[operation]
             if operation not in self._model.operation_names:
                 raise UnknownOperationException()
             name = self._model.input_shape_name(operation)
-            root = None if name is None else self._node(name)
-            if root is not None and not isinstance(root, _Structure):
-                raise TypeError(f"input of {operation} is not a structure")
-            self._roots[operation] = root
+            root = self._roots[operation] = None if name is None else self._node(name)
             return root
 
     def _node(self, name: str) -> _Node:
