@@ -966,7 +966,7 @@ class SpawnedServer:
             if time.monotonic() >= deadline:
                 raise SetupError(
                     f"strongroom serve did not accept connections on 127.0.0.1:{self.port} within "
-                    f"{self.startup_timeout:.0f} s; last server output:\n{file_tail(self.log_path)}"
+                    f"{self.startup_timeout:g} s; last server output:\n{file_tail(self.log_path)}"
                 )
             time.sleep(0.1)
 
@@ -1302,6 +1302,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
 
 def raise_system_exit(signum: int, _frame: object) -> None:
     """SIGTERM handler: unwind normally so that a spawned server is stopped and its data dir deleted."""
+    log(f"terminated by signal {signum}, cleaning up")
     raise SystemExit(128 + signum)
 
 

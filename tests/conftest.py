@@ -59,8 +59,9 @@ class RunningServer:
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             # parameter_validation off: the server's own validation is what the tests exercise.
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False,
-                          **config),  # type: ignore[arg-type]
+            config=Config(
+                retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False, **config
+            ),  # type: ignore[arg-type]
         )
 
     def output(self) -> str:
@@ -92,11 +93,23 @@ def start_server(
         full_env["STRONGROOM_ADMIN_SECRET_ACCESS_KEY"] = ADMIN_SECRET_KEY
     full_env.update(env or {})
     log_path = data_dir.parent / f"server-{data_dir.name}-{port}.log"
-    command = [sys.executable, "-m", "strongroom.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--data-dir", str(data_dir), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "strongroom.cli.main",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *args,
+    ]
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env,
-                                   preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=full_env, preexec_fn=_die_with_parent
+        )
     server = RunningServer(process, f"http://127.0.0.1:{port}", data_dir, port, log_path, full_env)
     if wait:
         wait_until_listening(server)
@@ -144,4 +157,8 @@ def aws_error(call, *args, **kwargs) -> tuple[str, str, int]:  # type: ignore[no
     with pytest.raises(ClientError) as info:
         call(*args, **kwargs)
     response = info.value.response
-    return response["Error"]["Code"], response["Error"].get("Message", ""), response["ResponseMetadata"]["HTTPStatusCode"]
+    return (
+        response["Error"]["Code"],
+        response["Error"].get("Message", ""),
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )

@@ -9,7 +9,13 @@ from pathlib import Path
 import orjson
 
 from strongroom.clock import Clock, OffsetClock, SystemClock, SystemRandom
-from strongroom.config import ADMIN_ACCESS_KEY_ENV, ADMIN_SECRET_KEY_ENV, DEFAULT_ACCOUNT_ID, DataDir, ServerConfig
+from strongroom.config import (
+    ADMIN_ACCESS_KEY_ENV,
+    ADMIN_SECRET_KEY_ENV,
+    DEFAULT_ACCOUNT_ID,
+    DataDir,
+    ServerConfig,
+)
 from strongroom.domain.ids import root_principal
 from strongroom.keystore.file import FileRootOfTrust
 from strongroom.operations.context import Services
@@ -84,7 +90,9 @@ def initialize(data_dir: DataDir, account_id: str | None) -> InitResult:
 def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsApplication:
     """Everything one worker needs, wired together. Called in each worker process."""
     data_dir = DataDir(config.data_dir)
-    clock = clock or (OffsetClock(config.clock_offset_seconds) if config.clock_offset_seconds else SystemClock())
+    clock = clock or (
+        OffsetClock(config.clock_offset_seconds) if config.clock_offset_seconds else SystemClock()
+    )
     rng = SystemRandom()
     root = FileRootOfTrust.load(data_dir.root_key)
     store = SqliteStore(data_dir.database)

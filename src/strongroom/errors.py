@@ -79,7 +79,6 @@ class ServerError(KmsError):
     status = 500
 
 
-
 # -- modeled KMS client errors (HTTP 400 on the wire) -------------------------------------------------
 class ValidationException(ClientError):
     code = "ValidationException"

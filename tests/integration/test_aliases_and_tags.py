@@ -6,8 +6,10 @@ import pytest
 
 from tests.conftest import ACCOUNT_ID, REGION, aws_error
 
-PREFIX_MESSAGE = ('Alias must start with the prefix "alias/". Please see '
-                  "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")
+PREFIX_MESSAGE = (
+    'Alias must start with the prefix "alias/". Please see '
+    "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+)
 
 
 def test_alias_lifecycle(kms, key_id):
@@ -25,30 +27,45 @@ def test_alias_lifecycle(kms, key_id):
     kms.delete_alias(AliasName=name)
     assert aws_error(kms.describe_key, KeyId=name)[0] == "NotFoundException"
     assert aws_error(kms.delete_alias, AliasName=name) == (
-        "NotFoundException", f"Alias arn:aws:kms:{REGION}:{ACCOUNT_ID}:{name} is not found.", 400)
+        "NotFoundException",
+        f"Alias arn:aws:kms:{REGION}:{ACCOUNT_ID}:{name} is not found.",
+        400,
+    )
 
 
 def test_alias_errors(kms, key_id):
     assert aws_error(kms.create_alias, AliasName="no-prefix", TargetKeyId=key_id) == (
-        "ValidationException", PREFIX_MESSAGE, 400)
+        "ValidationException",
+        PREFIX_MESSAGE,
+        400,
+    )
     assert aws_error(kms.create_alias, AliasName="alias/aws/reserved", TargetKeyId=key_id)[0] == (
-        "NotAuthorizedException")
+        "NotAuthorizedException"
+    )
     code, message, _ = aws_error(kms.create_alias, AliasName="alias/bad name!", TargetKeyId=key_id)
     assert code == "ValidationException" and "regular expression pattern" in message
     name = f"alias/dup-{key_id}"
     kms.create_alias(AliasName=name, TargetKeyId=key_id)
     assert aws_error(kms.create_alias, AliasName=name, TargetKeyId=key_id) == (
-        "AlreadyExistsException", f"An alias with the name arn:aws:kms:{REGION}:{ACCOUNT_ID}:{name} already exists", 400)
+        "AlreadyExistsException",
+        f"An alias with the name arn:aws:kms:{REGION}:{ACCOUNT_ID}:{name} already exists",
+        400,
+    )
     assert aws_error(kms.create_alias, AliasName=f"alias/x-{key_id}", TargetKeyId=name) == (
-        "InvalidArnException", "Key Aliases are not supported for this operation.", 400)
+        "InvalidArnException",
+        "Key Aliases are not supported for this operation.",
+        400,
+    )
     assert aws_error(kms.update_alias, AliasName=f"alias/missing-{key_id}", TargetKeyId=key_id)[0] == (
-        "NotFoundException")
+        "NotFoundException"
+    )
 
 
 def test_alias_to_key_pending_deletion(kms, key_id):
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     assert aws_error(kms.create_alias, AliasName=f"alias/pd-{key_id}", TargetKeyId=key_id)[0] == (
-        "KMSInvalidStateException")
+        "KMSInvalidStateException"
+    )
 
 
 def test_alias_limit_per_key(server):
@@ -56,19 +73,29 @@ def test_alias_limit_per_key(server):
     target = client.create_key()["KeyMetadata"]["KeyId"]
     for i in range(50):
         client.create_alias(AliasName=f"alias/many-{i:02d}", TargetKeyId=target)
-    assert aws_error(client.create_alias, AliasName="alias/many-50", TargetKeyId=target)[0] == "LimitExceededException"
+    assert (
+        aws_error(client.create_alias, AliasName="alias/many-50", TargetKeyId=target)[0]
+        == "LimitExceededException"
+    )
     first = client.list_aliases(Limit=20)
     assert len(first["Aliases"]) == 20 and first["Truncated"] is True
-    every = client.get_paginator("list_aliases").paginate(PaginationConfig={"PageSize": 7}).build_full_result()
+    every = (
+        client.get_paginator("list_aliases").paginate(PaginationConfig={"PageSize": 7}).build_full_result()
+    )
     assert sorted(a["AliasName"] for a in every["Aliases"]) == [f"alias/many-{i:02d}" for i in range(50)]
 
 
 def test_tags(kms, key_id):
     kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "a", "TagValue": "1"}, {"TagKey": "b", "TagValue": ""}])
-    kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "c", "TagValue": "3"}, {"TagKey": "a", "TagValue": "one"}])
+    kms.tag_resource(
+        KeyId=key_id, Tags=[{"TagKey": "c", "TagValue": "3"}, {"TagKey": "a", "TagValue": "one"}]
+    )
     tags = kms.list_resource_tags(KeyId=key_id)
-    assert tags["Tags"] == [{"TagKey": "a", "TagValue": "one"}, {"TagKey": "b", "TagValue": ""},
-                            {"TagKey": "c", "TagValue": "3"}]
+    assert tags["Tags"] == [
+        {"TagKey": "a", "TagValue": "one"},
+        {"TagKey": "b", "TagValue": ""},
+        {"TagKey": "c", "TagValue": "3"},
+    ]
     assert tags["Truncated"] is False
     kms.untag_resource(KeyId=key_id, TagKeys=["b", "not-there"])
     assert [t["TagKey"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]] == ["a", "c"]
@@ -83,12 +110,15 @@ def test_create_key_with_tags(kms):
     assert kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"] == [{"TagKey": "team", "TagValue": "core"}]
 
 
-@pytest.mark.parametrize(("tags", "message"), [
-    ([{"TagKey": "a", "TagValue": "1"}, {"TagKey": "a", "TagValue": "2"}], "Duplicate tag keys"),
-    ([{"TagKey": "aws:x", "TagValue": "1"}], "Tags beginning with aws: are reserved"),
-    ([{"TagKey": "AWS:x", "TagValue": "1"}], "Tags beginning with aws: are reserved"),
-    ([{"TagKey": f"k{i}", "TagValue": "v"} for i in range(51)], "Too many tags"),
-])
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ([{"TagKey": "a", "TagValue": "1"}, {"TagKey": "a", "TagValue": "2"}], "Duplicate tag keys"),
+        ([{"TagKey": "aws:x", "TagValue": "1"}], "Tags beginning with aws: are reserved"),
+        ([{"TagKey": "AWS:x", "TagValue": "1"}], "Tags beginning with aws: are reserved"),
+        ([{"TagKey": f"k{i}", "TagValue": "v"} for i in range(51)], "Too many tags"),
+    ],
+)
 def test_tag_rules(kms, key_id, tags, message):
     assert aws_error(kms.tag_resource, KeyId=key_id, Tags=tags) == ("TagException", message, 400)
     assert aws_error(kms.create_key, Tags=tags) == ("TagException", message, 400)
@@ -97,7 +127,10 @@ def test_tag_rules(kms, key_id, tags, message):
 def test_tag_total_limit_counts_existing(kms, key_id):
     kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": f"k{i}", "TagValue": "v"} for i in range(50)])
     assert aws_error(kms.tag_resource, KeyId=key_id, Tags=[{"TagKey": "one-more", "TagValue": "v"}]) == (
-        "TagException", "Too many tags", 400)
+        "TagException",
+        "Too many tags",
+        400,
+    )
     kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "k0", "TagValue": "replaced"}])
 
 
@@ -105,8 +138,8 @@ def test_tag_length_validation(kms, key_id):
     long_key = "k" * 129
     assert aws_error(kms.tag_resource, KeyId=key_id, Tags=[{"TagKey": long_key, "TagValue": "v"}]) == (
         "ValidationException",
-        f"1 validation error detected: Value '{long_key}' at 'tags.1.member.tagKey' failed to satisfy constraint: "
-        "Member must have length less than or equal to 128",
+        f"1 validation error detected: Value '{long_key}' at 'tags.1.member.tagKey' "
+        "failed to satisfy constraint: Member must have length less than or equal to 128",
         400,
     )
 
@@ -114,4 +147,5 @@ def test_tag_length_validation(kms, key_id):
 def test_tags_refused_when_pending_deletion(kms, key_id):
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     assert aws_error(kms.tag_resource, KeyId=key_id, Tags=[{"TagKey": "a", "TagValue": "b"}])[0] == (
-        "KMSInvalidStateException")
+        "KMSInvalidStateException"
+    )

@@ -24,10 +24,21 @@ def raw_post(endpoint: str, body: bytes, headers: dict[str, str]) -> tuple[int, 
         return error.code, dict(error.headers), orjson.loads(error.read() or b"{}")
 
 
-def signed(endpoint: str, target: str, body: bytes, key: str = ADMIN_ACCESS_KEY, secret: str = ADMIN_SECRET_KEY,
-           region: str = "us-east-1", service: str = "kms") -> dict[str, str]:
-    request = AWSRequest(method="POST", url=endpoint + "/", data=body,
-                         headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
+def signed(
+    endpoint: str,
+    target: str,
+    body: bytes,
+    key: str = ADMIN_ACCESS_KEY,
+    secret: str = ADMIN_SECRET_KEY,
+    region: str = "us-east-1",
+    service: str = "kms",
+) -> dict[str, str]:
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+    )
     SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
     return dict(request.headers.items())
 
@@ -36,26 +47,37 @@ def test_wrong_secret(server):
     client = server.client(secret_key="wrong" * 8)
     code, message, status = aws_error(client.list_keys)
     assert (code, status) == ("InvalidSignatureException", 400)
-    assert message.startswith("The request signature we calculated does not match the signature you provided.")
+    assert message.startswith(
+        "The request signature we calculated does not match the signature you provided."
+    )
 
 
 def test_unknown_access_key(server):
     assert aws_error(server.client(access_key="AKIAUNKNOWN000000000").list_keys) == (
-        "UnrecognizedClientException", "The security token included in the request is invalid.", 400)
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        400,
+    )
 
 
 def test_missing_authentication(server):
-    status, headers, body = raw_post(server.endpoint, b"{}", {"Content-Type": "application/x-amz-json-1.1",
-                                                              "X-Amz-Target": "TrentService.ListKeys"})
+    status, headers, body = raw_post(
+        server.endpoint,
+        b"{}",
+        {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.ListKeys"},
+    )
     assert status == 400
-    assert body == {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"}
+    assert body == {
+        "__type": "MissingAuthenticationTokenException",
+        "message": "Missing Authentication Token",
+    }
     assert headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
     assert headers["x-amzn-requestid"]
 
 
 @pytest.mark.parametrize("minutes", [-6, 6])
 def test_request_time_skew(server, minutes):
-    skewed = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+    skewed = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=minutes)
     with mock.patch("botocore.auth.get_current_datetime", return_value=skewed.replace(tzinfo=None)):
         headers = signed(server.endpoint, "TrentService.ListKeys", b"{}")
     status, _, body = raw_post(server.endpoint, b"{}", headers)
@@ -83,17 +105,24 @@ def test_malformed_authorization(server):
 
 
 def test_unknown_target_and_bad_json(server):
-    status, _, body = raw_post(server.endpoint, b"{}", signed(server.endpoint, "TrentService.NoSuchThing", b"{}"))
+    status, _, body = raw_post(
+        server.endpoint, b"{}", signed(server.endpoint, "TrentService.NoSuchThing", b"{}")
+    )
     assert (status, body["__type"]) == (400, "UnknownOperationException")
     for bad in (b"{not json", b"[1, 2]", b'"text"'):
-        status, _, body = raw_post(server.endpoint, bad, signed(server.endpoint, "TrentService.ListKeys", bad))
+        status, _, body = raw_post(
+            server.endpoint, bad, signed(server.endpoint, "TrentService.ListKeys", bad)
+        )
         assert (status, body["__type"]) == (400, "SerializationException")
     wrong_type = b'{"NumberOfBytes": "many"}'
-    status, _, body = raw_post(server.endpoint, wrong_type,
-                               signed(server.endpoint, "TrentService.GenerateRandom", wrong_type))
+    status, _, body = raw_post(
+        server.endpoint, wrong_type, signed(server.endpoint, "TrentService.GenerateRandom", wrong_type)
+    )
     assert (status, body["__type"]) == (400, "SerializationException")
     bad_blob = b'{"CiphertextBlob": "***not base64***"}'
-    status, _, body = raw_post(server.endpoint, bad_blob, signed(server.endpoint, "TrentService.Decrypt", bad_blob))
+    status, _, body = raw_post(
+        server.endpoint, bad_blob, signed(server.endpoint, "TrentService.Decrypt", bad_blob)
+    )
     assert (status, body["__type"]) == (400, "SerializationException")
 
 

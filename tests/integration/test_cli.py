@@ -54,9 +54,20 @@ def test_sigint_stops_cleanly(tmp_path):
 
 def test_dev_mode_refuses_non_loopback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "strongroom.cli.main", "serve", "--dev", "--host", "0.0.0.0",
-         "--data-dir", str(tmp_path / "data")],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "strongroom.cli.main",
+            "serve",
+            "--dev",
+            "--host",
+            "0.0.0.0",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "loopback" in result.stderr
@@ -69,8 +80,19 @@ def test_account_id_is_fixed_at_first_start(tmp_path):
     assert server.client().create_key()["KeyMetadata"]["AWSAccountId"] == "444455556666"
     assert server.stop() == 0
     result = subprocess.run(
-        [sys.executable, "-m", "strongroom.cli.main", "serve", "--data-dir", str(data), "--account-id", "111122223333"],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "strongroom.cli.main",
+            "serve",
+            "--data-dir",
+            str(data),
+            "--account-id",
+            "111122223333",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode != 0 and "belongs to account 444455556666" in result.stderr
 
@@ -78,27 +100,58 @@ def test_account_id_is_fixed_at_first_start(tmp_path):
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
 def test_aws_cli_generate_data_key_and_decrypt(server, tmp_path):
     key_id = server.client().create_key()["KeyMetadata"]["KeyId"]
-    env = {**server.env, "AWS_ACCESS_KEY_ID": "AKIASTRONGROOMTEST01",
-           "AWS_SECRET_ACCESS_KEY": "strongroom-test-secret-key-0123456789abcd", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env = {
+        **server.env,
+        "AWS_ACCESS_KEY_ID": "AKIASTRONGROOMTEST01",
+        "AWS_SECRET_ACCESS_KEY": "strongroom-test-secret-key-0123456789abcd",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
     def aws(*args: str) -> dict:
-        result = subprocess.run(["aws", "kms", *args, "--endpoint-url", server.endpoint, "--output", "json"],
-                                capture_output=True, text=True, env=env, timeout=60)
+        result = subprocess.run(
+            ["aws", "kms", *args, "--endpoint-url", server.endpoint, "--output", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout) if result.stdout.strip() else {}
 
-    generated = aws("generate-data-key", "--key-id", key_id, "--key-spec", "AES_256",
-                    "--encryption-context", "app=cli,stage=test")
+    generated = aws(
+        "generate-data-key",
+        "--key-id",
+        key_id,
+        "--key-spec",
+        "AES_256",
+        "--encryption-context",
+        "app=cli,stage=test",
+    )
     assert generated["KeyId"].endswith(key_id)
     blob_path = tmp_path / "key.bin"
     blob_path.write_bytes(base64.b64decode(generated["CiphertextBlob"]))
-    decrypted = aws("decrypt", "--ciphertext-blob", f"fileb://{blob_path}", "--encryption-context",
-                    "stage=test,app=cli")
+    decrypted = aws(
+        "decrypt", "--ciphertext-blob", f"fileb://{blob_path}", "--encryption-context", "stage=test,app=cli"
+    )
     assert decrypted["Plaintext"] == generated["Plaintext"]
     assert decrypted["KeyId"] == generated["KeyId"]
-    failure = subprocess.run(["aws", "kms", "decrypt", "--ciphertext-blob", f"fileb://{blob_path}",
-                              "--endpoint-url", server.endpoint], capture_output=True, text=True, env=env, timeout=60)
+    failure = subprocess.run(
+        [
+            "aws",
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            f"fileb://{blob_path}",
+            "--endpoint-url",
+            server.endpoint,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert failure.returncode != 0 and "InvalidCiphertextException" in failure.stderr
 
 
@@ -109,8 +162,16 @@ def test_boto3_default_session_with_endpoint_env(server):
         "d = k.generate_data_key(KeyId=m['KeyId'], KeySpec='AES_256'); "
         "assert k.decrypt(CiphertextBlob=d['CiphertextBlob'])['Plaintext'] == d['Plaintext']; print('ok')"
     )
-    env = {**server.env, "AWS_ENDPOINT_URL_KMS": server.endpoint, "AWS_ACCESS_KEY_ID": "AKIASTRONGROOMTEST01",
-           "AWS_SECRET_ACCESS_KEY": "strongroom-test-secret-key-0123456789abcd", "AWS_DEFAULT_REGION": "eu-central-1",
-           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **server.env,
+        "AWS_ENDPOINT_URL_KMS": server.endpoint,
+        "AWS_ACCESS_KEY_ID": "AKIASTRONGROOMTEST01",
+        "AWS_SECRET_ACCESS_KEY": "strongroom-test-secret-key-0123456789abcd",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.stdout.strip() == "ok", result.stderr

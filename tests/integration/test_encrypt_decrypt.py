@@ -34,17 +34,22 @@ def test_plaintext_limits(kms, key_id):
     assert code == "ValidationException" and "greater than or equal to 1" in message
 
 
-@pytest.mark.parametrize(("used", "given"), [
-    ({"a": "bc"}, {"ab": "c"}),
-    ({"a": "b"}, None),
-    (None, {"a": "b"}),
-    ({"a": "b"}, {"a": "B"}),
-    ({"a": "b"}, {"A": "b"}),
-    ({"a": "b"}, {"a": "b", "c": "d"}),
-    ({"a": "b", "c": "d"}, {"a": "b"}),
-])
+@pytest.mark.parametrize(
+    ("used", "given"),
+    [
+        ({"a": "bc"}, {"ab": "c"}),
+        ({"a": "b"}, None),
+        (None, {"a": "b"}),
+        ({"a": "b"}, {"a": "B"}),
+        ({"a": "b"}, {"A": "b"}),
+        ({"a": "b"}, {"a": "b", "c": "d"}),
+        ({"a": "b", "c": "d"}, {"a": "b"}),
+    ],
+)
 def test_encryption_context_must_match_exactly(kms, key_id, used, given):
-    encrypted = kms.encrypt(KeyId=key_id, Plaintext=b"secret", **({"EncryptionContext": used} if used else {}))
+    encrypted = kms.encrypt(
+        KeyId=key_id, Plaintext=b"secret", **({"EncryptionContext": used} if used else {})
+    )
     kwargs = {"EncryptionContext": given} if given is not None else {}
     code, message, status = aws_error(kms.decrypt, CiphertextBlob=encrypted["CiphertextBlob"], **kwargs)
     assert (code, message, status) == ("InvalidCiphertextException", "", 400)
@@ -82,7 +87,8 @@ def test_decrypt_dry_run(kms, key_id):
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]
     assert aws_error(kms.decrypt, CiphertextBlob=blob, DryRun=True)[0] == "DryRunOperationException"
     assert aws_error(kms.decrypt, KeyId=key_id, DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])[0] == (
-        "DryRunOperationException")
+        "DryRunOperationException"
+    )
 
 
 def test_decrypt_missing_blob(kms):
@@ -97,55 +103,101 @@ def test_decrypt_missing_blob(kms):
 def test_states_apply_to_decrypt(kms, key_id):
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]
     kms.disable_key(KeyId=key_id)
-    assert aws_error(kms.decrypt, CiphertextBlob=blob) == ("DisabledException", f"{arn(key_id)} is disabled.", 400)
+    assert aws_error(kms.decrypt, CiphertextBlob=blob) == (
+        "DisabledException",
+        f"{arn(key_id)} is disabled.",
+        400,
+    )
     assert aws_error(kms.encrypt, KeyId=key_id, Plaintext=b"x") == (
-        "DisabledException", f"{arn(key_id)} is disabled.", 400)
+        "DisabledException",
+        f"{arn(key_id)} is disabled.",
+        400,
+    )
     kms.enable_key(KeyId=key_id)
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
-    for call in (lambda: kms.decrypt(CiphertextBlob=blob),
-                 lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"),
-                 lambda: kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")):
+    for call in (
+        lambda: kms.decrypt(CiphertextBlob=blob),
+        lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"),
+        lambda: kms.generate_data_key(KeyId=key_id, KeySpec="AES_256"),
+    ):
         assert aws_error(call) == ("KMSInvalidStateException", f"{arn(key_id)} is pending deletion.", 400)
 
 
 def test_non_default_algorithm_on_symmetric_key(kms, key_id):
     assert aws_error(kms.encrypt, KeyId=key_id, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256") == (
-        "InvalidKeyUsageException", "Algorithm RSAES_OAEP_SHA_256 is incompatible with key spec SYMMETRIC_DEFAULT.", 400)
+        "InvalidKeyUsageException",
+        "Algorithm RSAES_OAEP_SHA_256 is incompatible with key spec SYMMETRIC_DEFAULT.",
+        400,
+    )
 
 
 def test_re_encrypt_to_other_key_and_context(kms, key_id):
     destination = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"payload", EncryptionContext={"from": "a"})["CiphertextBlob"]
     response = kms.re_encrypt(
-        CiphertextBlob=blob, SourceEncryptionContext={"from": "a"}, DestinationKeyId=destination,
+        CiphertextBlob=blob,
+        SourceEncryptionContext={"from": "a"},
+        DestinationKeyId=destination,
         DestinationEncryptionContext={"to": "b"},
     )
     assert response["SourceKeyId"] == arn(key_id)
     assert response["KeyId"] == arn(destination)
-    assert response["SourceEncryptionAlgorithm"] == response["DestinationEncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    assert (
+        response["SourceEncryptionAlgorithm"]
+        == response["DestinationEncryptionAlgorithm"]
+        == "SYMMETRIC_DEFAULT"
+    )
     assert len(response["SourceKeyMaterialId"]) == len(response["DestinationKeyMaterialId"]) == 64
     new_blob = response["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=new_blob, EncryptionContext={"to": "b"})["Plaintext"] == b"payload"
     assert aws_error(kms.decrypt, CiphertextBlob=new_blob, EncryptionContext={"from": "a"})[0] == (
-        "InvalidCiphertextException")
+        "InvalidCiphertextException"
+    )
 
 
 def test_re_encrypt_same_key_changes_context(kms, key_id):
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"payload", EncryptionContext={"v": "1"})["CiphertextBlob"]
-    new_blob = kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext={"v": "1"}, DestinationKeyId=key_id,
-                              DestinationEncryptionContext={"v": "2"})["CiphertextBlob"]
+    new_blob = kms.re_encrypt(
+        CiphertextBlob=blob,
+        SourceEncryptionContext={"v": "1"},
+        DestinationKeyId=key_id,
+        DestinationEncryptionContext={"v": "2"},
+    )["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=new_blob, EncryptionContext={"v": "2"})["Plaintext"] == b"payload"
 
 
 def test_re_encrypt_errors(kms, key_id):
     other = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"payload", EncryptionContext={"v": "1"})["CiphertextBlob"]
-    assert aws_error(kms.re_encrypt, CiphertextBlob=blob, SourceKeyId=other, DestinationKeyId=other,
-                     SourceEncryptionContext={"v": "1"})[0] == "IncorrectKeyException"
-    assert aws_error(kms.re_encrypt, CiphertextBlob=blob, DestinationKeyId=other)[0] == "InvalidCiphertextException"
+    assert (
+        aws_error(
+            kms.re_encrypt,
+            CiphertextBlob=blob,
+            SourceKeyId=other,
+            DestinationKeyId=other,
+            SourceEncryptionContext={"v": "1"},
+        )[0]
+        == "IncorrectKeyException"
+    )
+    assert (
+        aws_error(kms.re_encrypt, CiphertextBlob=blob, DestinationKeyId=other)[0]
+        == "InvalidCiphertextException"
+    )
     kms.disable_key(KeyId=other)
-    assert aws_error(kms.re_encrypt, CiphertextBlob=blob, DestinationKeyId=other,
-                     SourceEncryptionContext={"v": "1"})[0] == "DisabledException"
-    assert aws_error(kms.re_encrypt, CiphertextBlob=blob, DestinationKeyId=key_id,
-                     SourceEncryptionContext={"v": "1"}, DryRun=True)[0] == "DryRunOperationException"
+    assert (
+        aws_error(
+            kms.re_encrypt, CiphertextBlob=blob, DestinationKeyId=other, SourceEncryptionContext={"v": "1"}
+        )[0]
+        == "DisabledException"
+    )
+    assert (
+        aws_error(
+            kms.re_encrypt,
+            CiphertextBlob=blob,
+            DestinationKeyId=key_id,
+            SourceEncryptionContext={"v": "1"},
+            DryRun=True,
+        )[0]
+        == "DryRunOperationException"
+    )

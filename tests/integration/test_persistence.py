@@ -18,7 +18,9 @@ def test_everything_survives_a_restart(tmp_path):
     disabled = kms.create_key()["KeyMetadata"]["KeyId"]
     pending = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName="alias/persistent", TargetKeyId=key["KeyId"])
-    generated = kms.generate_data_key(KeyId="alias/persistent", KeySpec="AES_256", EncryptionContext={"c": "1"})
+    generated = kms.generate_data_key(
+        KeyId="alias/persistent", KeySpec="AES_256", EncryptionContext={"c": "1"}
+    )
     encrypted = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"before restart")["CiphertextBlob"]
     kms.disable_key(KeyId=disabled)
     kms.schedule_key_deletion(KeyId=pending, PendingWindowInDays=7)
@@ -29,8 +31,10 @@ def test_everything_survives_a_restart(tmp_path):
         kms = second.client()
         assert kms.describe_key(KeyId="alias/persistent")["KeyMetadata"] == key
         assert kms.list_resource_tags(KeyId=key["KeyId"])["Tags"] == [{"TagKey": "t", "TagValue": "v"}]
-        assert kms.decrypt(CiphertextBlob=generated["CiphertextBlob"], EncryptionContext={"c": "1"})["Plaintext"] == (
-            generated["Plaintext"])
+        assert (
+            kms.decrypt(CiphertextBlob=generated["CiphertextBlob"], EncryptionContext={"c": "1"})["Plaintext"]
+            == (generated["Plaintext"])
+        )
         assert kms.decrypt(CiphertextBlob=encrypted)["Plaintext"] == b"before restart"
         assert kms.describe_key(KeyId=disabled)["KeyMetadata"]["KeyState"] == "Disabled"
         assert kms.describe_key(KeyId=pending)["KeyMetadata"]["KeyState"] == "PendingDeletion"
@@ -53,7 +57,9 @@ def test_key_material_is_only_stored_wrapped(tmp_path):
         key = store.get_key("us-east-1", key_id)
         assert key is not None
         for material in store.get_materials("us-east-1", key_id):
-            secrets.append(root.unwrap(material.wrapped, material_context(key, material.version, material.material_id)))
+            secrets.append(
+                root.unwrap(material.wrapped, material_context(key, material.version, material.material_id))
+            )
     store.close()
     assert len(secrets) == 3 and all(len(s) == 32 for s in secrets)
     root_key = (data / "root.key").read_bytes()[4:]
@@ -114,7 +120,10 @@ def test_disable_takes_effect_on_every_worker(tmp_path):
         assert len(workers) == 2, "both workers should have served requests"
         setup.disable_key(KeyId=key_id)
         for client in clients:
-            assert aws_error(client.generate_data_key, KeyId="alias/shared", KeySpec="AES_256")[0] == "DisabledException"
+            assert (
+                aws_error(client.generate_data_key, KeyId="alias/shared", KeySpec="AES_256")[0]
+                == "DisabledException"
+            )
         setup.enable_key(KeyId=key_id)
         other = setup.create_key()["KeyMetadata"]["KeyId"]
         setup.update_alias(AliasName="alias/shared", TargetKeyId=other)

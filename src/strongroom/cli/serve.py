@@ -29,30 +29,62 @@ def _account_id(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
 @click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Data directory [default: $STRONGROOM_DATA_DIR or ~/.local/share/strongroom].",
 )
-@click.option("--account-id", callback=_account_id, default=None,
-              help="12-digit AWS account id of this installation (fixed at first start) [default: 111122223333].")
+@click.option(
+    "--account-id",
+    callback=_account_id,
+    default=None,
+    help="12-digit AWS account id of this installation (fixed at first start) [default: 111122223333].",
+)
 @click.option("--dev", is_flag=True, help="Accept any access key and skip signature checks (loopback only).")
-@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
-@click.option("--clock-offset-days", type=float, default=0.0, hidden=True,
-              help="--dev only: shift the key-lifecycle clock (to test deletion windows).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
-              show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--clock-offset-days",
+    type=float,
+    default=0.0,
+    hidden=True,
+    help="--dev only: shift the key-lifecycle clock (to test deletion windows).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
 def serve(
-    host: str, port: int, data_dir: Path | None, account_id: str | None, dev: bool, workers: int,
-    clock_offset_days: float, log_level: str,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    account_id: str | None,
+    dev: bool,
+    workers: int,
+    clock_offset_days: float,
+    log_level: str,
 ) -> None:
     """Run the KMS endpoint (initializing the data dir on first start)."""
     if dev and not is_loopback(host):
-        raise click.UsageError(f"--dev accepts any credentials, so it only binds to loopback addresses, not {host!r}")
+        raise click.UsageError(
+            f"--dev accepts any credentials, so it only binds to loopback addresses, not {host!r}"
+        )
     if clock_offset_days and not dev:
         raise click.UsageError("--clock-offset-days is only allowed with --dev")
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
     directory = DataDir((data_dir or default_data_dir()).resolve())
     config = ServerConfig(
-        data_dir=directory.path, host=host, port=port, account_id=account_id, dev=dev, workers=workers,
+        data_dir=directory.path,
+        host=host,
+        port=port,
+        account_id=account_id,
+        dev=dev,
+        workers=workers,
         clock_offset_seconds=clock_offset_days * DAY,
     )
     try:

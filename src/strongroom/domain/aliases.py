@@ -30,6 +30,8 @@ def validate_alias_name(name: str) -> None:
             "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
         )
     if name == ALIAS_PREFIX:
-        raise ValidationException("Alias name must not be empty after the prefix \"alias/\".")
+        raise ValidationException('Alias name must not be empty after the prefix "alias/".')
     if name.startswith(_RESERVED_PREFIX):
-        raise NotAuthorizedException(f"Alias names beginning with {_RESERVED_PREFIX} are reserved for AWS managed keys.")
+        raise NotAuthorizedException(
+            f"Alias names beginning with {_RESERVED_PREFIX} are reserved for AWS managed keys."
+        )

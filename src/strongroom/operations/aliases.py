@@ -53,16 +53,23 @@ def update_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
     validate_alias_name(name)
     alias = svc.keys.get_alias(ctx.principal, name)
     if alias is None:
-        raise NotFoundException(f"Alias {alias_arn(ctx.principal.region, ctx.principal.account_id, name)} is not found.")
+        raise NotFoundException(
+            f"Alias {alias_arn(ctx.principal.region, ctx.principal.account_id, name)} is not found."
+        )
     new_key = _target(ctx, svc, params["TargetKeyId"])
     old_key = svc.keys.find(ctx.principal.region, alias.key_id)
-    if old_key is not None and (_key_type(old_key), old_key.key_usage) != (_key_type(new_key), new_key.key_usage):
+    if old_key is not None and (_key_type(old_key), old_key.key_usage) != (
+        _key_type(new_key),
+        new_key.key_usage,
+    ):
         raise ValidationException(
             f"{new_key.arn} is not the same type of KMS key (key spec and key usage) as the alias's current "
             f"target {old_key.arn}."
         )
     svc.keys.update_alias(
-        Alias(alias.account_id, alias.region, alias.name, new_key.key_id, alias.creation_date, svc.clock.now())
+        Alias(
+            alias.account_id, alias.region, alias.name, new_key.key_id, alias.creation_date, svc.clock.now()
+        )
     )
 
 
@@ -70,7 +77,9 @@ def delete_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
     name = params["AliasName"]
     validate_alias_name(name)
     if not svc.keys.delete_alias(ctx.principal, name):
-        raise NotFoundException(f"Alias {alias_arn(ctx.principal.region, ctx.principal.account_id, name)} is not found.")
+        raise NotFoundException(
+            f"Alias {alias_arn(ctx.principal.region, ctx.principal.account_id, name)} is not found."
+        )
 
 
 def list_aliases(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:

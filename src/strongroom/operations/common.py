@@ -46,5 +46,9 @@ def page(items: list[dict[str, Any]], limit: int, member: str, next_marker: str 
 
 
 def require_symmetric_algorithm(key: KmsKey, algorithm: str | None) -> None:
-    if algorithm is not None and algorithm != "SYMMETRIC_DEFAULT" and key.key_spec is KeySpec.SYMMETRIC_DEFAULT:
+    if (
+        algorithm is not None
+        and algorithm != "SYMMETRIC_DEFAULT"
+        and key.key_spec is KeySpec.SYMMETRIC_DEFAULT
+    ):
         raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")

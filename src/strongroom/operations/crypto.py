@@ -37,7 +37,9 @@ _ENCRYPT_DECRYPT = KeyUsage.ENCRYPT_DECRYPT
 
 def _no_recipient(params: dict[str, Any]) -> None:
     if params.get("Recipient") is not None:
-        raise UnsupportedOperationException("Recipient (Nitro Enclaves attestation) is not supported by Strongroom yet.")
+        raise UnsupportedOperationException(
+            "Recipient (Nitro Enclaves attestation) is not supported by Strongroom yet."
+        )
 
 
 def _data_key_length(params: dict[str, Any]) -> int:
@@ -45,7 +47,7 @@ def _data_key_length(params: dict[str, Any]) -> int:
     count = params.get("NumberOfBytes")
     if (spec is None) == (count is None):
         raise ValidationException("Please specify either number of bytes or key spec.")
-    return _DATA_KEY_LENGTHS[spec] if spec is not None else int(count)
+    return _DATA_KEY_LENGTHS[spec] if spec is not None else int(count)  # type: ignore[arg-type]
 
 
 def _encryption_key(ctx: RequestContext, svc: Services, identifier: str, operation: str) -> KmsKey:
@@ -63,7 +65,9 @@ def _seal(svc: Services, key: KmsKey, plaintext: bytes, context_aad: bytes) -> b
     return cipher.encrypt(plaintext, context_aad, svc.rng)
 
 
-def _new_data_key(ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str) -> tuple[KmsKey, bytes, bytes]:
+def _new_data_key(
+    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+) -> tuple[KmsKey, bytes, bytes]:
     length = _data_key_length(params)
     key = _encryption_key(ctx, svc, params["KeyId"], operation)
     if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
@@ -85,7 +89,9 @@ def generate_data_key(ctx: RequestContext, svc: Services, params: dict[str, Any]
     }
 
 
-def generate_data_key_without_plaintext(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def generate_data_key_without_plaintext(
+    ctx: RequestContext, svc: Services, params: dict[str, Any]
+) -> dict[str, Any]:
     key, _, blob = _new_data_key(ctx, svc, params, "GenerateDataKeyWithoutPlaintext")
     return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "KeyMaterialId": key.current_material_id}
 
@@ -117,14 +123,18 @@ def _open(
     if dry_run_ignores_ciphertext:
         if named is None:
             field = "keyId" if operation == "Decrypt" else "sourceKeyId"
-            raise ValidationException(f"1 validation error detected: Value null at '{field}' failed to satisfy "
-                                      "constraint: Member must not be null")
+            raise ValidationException(
+                f"1 validation error detected: Value null at '{field}' failed to satisfy "
+                "constraint: Member must not be null"
+            )
         named.require_usage(_ENCRYPT_DECRYPT, operation)
         named.require_usable()
         return named, None, None
     if blob is None:
-        raise ValidationException("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
-                                  "constraint: Member must not be null")
+        raise ValidationException(
+            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+            "constraint: Member must not be null"
+        )
     header = parse_header(blob)
     if named is not None and named.key_id != header.key_id:
         raise IncorrectKeyException()
@@ -150,8 +160,14 @@ def _ignores_ciphertext(params: dict[str, Any]) -> bool:
 def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     _no_recipient(params)
     key, plaintext, material_id = _open(
-        ctx, svc, params.get("CiphertextBlob"), params.get("KeyId"), params.get("EncryptionContext"),
-        params.get("EncryptionAlgorithm"), "Decrypt", _ignores_ciphertext(params),
+        ctx,
+        svc,
+        params.get("CiphertextBlob"),
+        params.get("KeyId"),
+        params.get("EncryptionContext"),
+        params.get("EncryptionAlgorithm"),
+        "Decrypt",
+        _ignores_ciphertext(params),
     )
     check_dry_run(params)
     assert plaintext is not None
@@ -163,8 +179,14 @@ def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[
 
 def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     source, plaintext, source_material = _open(
-        ctx, svc, params.get("CiphertextBlob"), params.get("SourceKeyId"), params.get("SourceEncryptionContext"),
-        params.get("SourceEncryptionAlgorithm"), "ReEncrypt", _ignores_ciphertext(params),
+        ctx,
+        svc,
+        params.get("CiphertextBlob"),
+        params.get("SourceKeyId"),
+        params.get("SourceEncryptionContext"),
+        params.get("SourceEncryptionAlgorithm"),
+        "ReEncrypt",
+        _ignores_ciphertext(params),
     )
     destination = _encryption_key(ctx, svc, params["DestinationKeyId"], "ReEncrypt")
     require_symmetric_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))

@@ -26,14 +26,20 @@ __all__ = [
 
 _USAGES_BY_SPEC: dict[KeySpec, tuple[KeyUsage, ...]] = {
     KeySpec.SYMMETRIC_DEFAULT: (KeyUsage.ENCRYPT_DECRYPT,),
-    **{s: (KeyUsage.ENCRYPT_DECRYPT, KeyUsage.SIGN_VERIFY) for s in (KeySpec.RSA_2048, KeySpec.RSA_3072,
-                                                                       KeySpec.RSA_4096)},
-    **{s: (KeyUsage.SIGN_VERIFY, KeyUsage.KEY_AGREEMENT) for s in (KeySpec.ECC_NIST_P256, KeySpec.ECC_NIST_P384,
-                                                                    KeySpec.ECC_NIST_P521)},
+    **{
+        s: (KeyUsage.ENCRYPT_DECRYPT, KeyUsage.SIGN_VERIFY)
+        for s in (KeySpec.RSA_2048, KeySpec.RSA_3072, KeySpec.RSA_4096)
+    },
+    **{
+        s: (KeyUsage.SIGN_VERIFY, KeyUsage.KEY_AGREEMENT)
+        for s in (KeySpec.ECC_NIST_P256, KeySpec.ECC_NIST_P384, KeySpec.ECC_NIST_P521)
+    },
     KeySpec.ECC_SECG_P256K1: (KeyUsage.SIGN_VERIFY,),
     KeySpec.ECC_NIST_EDWARDS25519: (KeyUsage.SIGN_VERIFY,),
-    **{s: (KeyUsage.GENERATE_VERIFY_MAC,) for s in (KeySpec.HMAC_224, KeySpec.HMAC_256, KeySpec.HMAC_384,
-                                                     KeySpec.HMAC_512)},
+    **{
+        s: (KeyUsage.GENERATE_VERIFY_MAC,)
+        for s in (KeySpec.HMAC_224, KeySpec.HMAC_256, KeySpec.HMAC_384, KeySpec.HMAC_512)
+    },
     KeySpec.SM2: (KeyUsage.ENCRYPT_DECRYPT, KeyUsage.SIGN_VERIFY, KeyUsage.KEY_AGREEMENT),
     **{s: (KeyUsage.SIGN_VERIFY,) for s in (KeySpec.ML_DSA_44, KeySpec.ML_DSA_65, KeySpec.ML_DSA_87)},
 }

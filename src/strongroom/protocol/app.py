@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from strongroom.errors import (
-    KMSInternalException,
     KmsError,
+    KMSInternalException,
     SerializationException,
     UnknownOperationException,
     UnsupportedOperationException,
@@ -59,7 +59,9 @@ class KmsApplication:
     ) -> Response:
         request_id = self._ids.next()
         try:
-            return success_response(request_id, self._dispatch(method, path, query, headers, body, client, request_id))
+            return success_response(
+                request_id, self._dispatch(method, path, query, headers, body, client, request_id)
+            )
         except KmsError as error:
             return error_response(request_id, error)
         except Exception:
@@ -67,12 +69,18 @@ class KmsApplication:
             return error_response(request_id, KMSInternalException("An internal error occurred."))
 
     def _dispatch(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str,
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        client: str,
         request_id: str,
     ) -> dict[str, Any] | None:
         caller = self._verifier.authenticate(method, path, query, headers, body)
         target = headers.get("x-amz-target") or ""
-        operation = target[len(_TARGET_PREFIX):] if target.startswith(_TARGET_PREFIX) else ""
+        operation = target[len(_TARGET_PREFIX) :] if target.startswith(_TARGET_PREFIX) else ""
         handler = self._operations.get(operation)
         if handler is None:
             if operation in self._known:
@@ -152,12 +160,18 @@ class KmsApplication:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client") or ("", 0)
         status, response_headers, payload = self.handle(
-            scope["method"], scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
-            scope.get("query_string", b"").decode("latin-1"), headers, b"".join(chunks), str(client[0]),
+            scope["method"],
+            scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            b"".join(chunks),
+            str(client[0]),
         )
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(k.encode(), v.encode()) for k, v in response_headers],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in response_headers],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

@@ -24,8 +24,16 @@ __all__ = ["KMS_MODEL_RELPATH", "ServiceModel", "compile_pattern", "kms_model_pa
 KMS_MODEL_RELPATH = os.path.join("data", "kms", "2014-11-01", "service-2.json.gz")
 
 #: Java regex classes that Python's ``re`` lacks; ``\p{ASCII}`` is KMS's server-side KeyId pattern.
-_JAVA_CLASSES = {"ASCII": r"\x00-\x7F", "Alpha": "a-zA-Z", "Digit": "0-9", "Alnum": "a-zA-Z0-9",
-                 "Upper": "A-Z", "Lower": "a-z", "XDigit": "0-9a-fA-F", "Space": r" \t\n\x0B\f\r"}
+_JAVA_CLASSES = {
+    "ASCII": r"\x00-\x7F",
+    "Alpha": "a-zA-Z",
+    "Digit": "0-9",
+    "Alnum": "a-zA-Z0-9",
+    "Upper": "A-Z",
+    "Lower": "a-z",
+    "XDigit": "0-9a-fA-F",
+    "Space": r" \t\n\x0B\f\r",
+}
 
 
 class ServiceModel:

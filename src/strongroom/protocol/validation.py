@@ -30,12 +30,17 @@ __all__ = ["RequestValidator"]
 _LIST_HERE: Final = "Start of list found where not expected"
 _OBJECT_HERE: Final = "Start of structure or map found where not expected."
 _NUMBER_CLASS: Final = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
-_JAVA_CLASS: Final = {bool: "class java.lang.Boolean", str: "class java.lang.String", int: _NUMBER_CLASS,
-                      float: _NUMBER_CLASS}
+_JAVA_CLASS: Final = {
+    bool: "class java.lang.Boolean",
+    str: "class java.lang.String",
+    int: _NUMBER_CLASS,
+    float: _NUMBER_CLASS,
+}
 #: Shown instead of a sensitive value in a SerializationException (the AWS Java SDK's own placeholder).
 _REDACTED: Final = "*** Sensitive Data Redacted ***"
-_B64_VALUE: Final = {c: i for i, c in
-                     enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_B64_VALUE: Final = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
 
 
 def _render(value: Any) -> str:
@@ -139,8 +144,12 @@ class _String(_Node):
         if not isinstance(value, str):
             raise _mismatch(value, "an String")
         size = len(value)
-        if (size < self.min or size > self.max or (self.enum is not None and value not in self.enum)
-                or (self.regex is not None and self.regex.fullmatch(value) is None)):
+        if (
+            size < self.min
+            or size > self.max
+            or (self.enum is not None and value not in self.enum)
+            or (self.regex is not None and self.regex.fullmatch(value) is None)
+        ):
             self._check_size(value, size, path, errors)
             if self.enum is not None and value not in self.enum:
                 errors.append(self._fail(value, path, f"satisfy enum value set: {self.enum_text}"))
@@ -346,16 +355,24 @@ class RequestValidator:
             return node
         shape = self._model.shape(name)
         kind = shape["type"]
-        simple = {"string": _String, "blob": _Blob, "integer": _Integer, "long": _Integer,
-                  "boolean": _Boolean, "timestamp": _Timestamp}.get(kind)
+        simple = {
+            "string": _String,
+            "blob": _Blob,
+            "integer": _Integer,
+            "long": _Integer,
+            "boolean": _Boolean,
+            "timestamp": _Timestamp,
+        }.get(kind)
         if simple is not None:
             node = simple(shape)
             node.transforms = kind == "blob"
         elif kind == "structure":
             node = self._nodes[name] = _Structure(shape)  # registered first: shapes may recurse
             wanted = set(shape.get("required", ()))
-            ordered = tuple((key, key[:1].lower() + key[1:], self._node(ref["shape"]), key in wanted)
-                            for key, ref in shape.get("members", {}).items())
+            ordered = tuple(
+                (key, key[:1].lower() + key[1:], self._node(ref["shape"]), key in wanted)
+                for key, ref in shape.get("members", {}).items()
+            )
             node.ordered = ordered
             node.members = {key: (camel, child) for key, camel, child, _ in ordered}
             node.required = tuple((key, camel) for key, camel, _, req in ordered if req)
@@ -365,8 +382,10 @@ class RequestValidator:
             node.transforms = node.item.transforms
         elif kind == "map":
             key, value = self._node(shape["key"]["shape"]), self._node(shape["value"]["shape"])
-            plain = all(type(n) is _String and not n.min and n.max == math.inf and n.enum is None
-                        and n.regex is None for n in (key, value))
+            plain = all(
+                type(n) is _String and not n.min and n.max == math.inf and n.enum is None and n.regex is None
+                for n in (key, value)
+            )
             node = (_PlainStringMap if plain else _Map)(shape)
             node.key, node.value, node.transforms = key, value, value.transforms
         else:

@@ -52,7 +52,9 @@ class CredentialStore:
 
     def put(self, access_key_id: str, secret: str, account_id: str, principal_arn: str) -> None:
         wrapped = self._root.wrap(secret.encode(), _wrap_context(access_key_id))
-        self._store.put_access_key(AccessKeyRecord(access_key_id, wrapped, account_id, principal_arn, time.time()))
+        self._store.put_access_key(
+            AccessKeyRecord(access_key_id, wrapped, account_id, principal_arn, time.time())
+        )
         self._cache.pop(access_key_id, None)
 
     def on_change(self, change: Change) -> None:

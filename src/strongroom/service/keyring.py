@@ -9,7 +9,6 @@ resolving exactly when its deletion date passes.
 
 from __future__ import annotations
 
-
 from strongroom.clock import Clock, Random
 from strongroom.domain.aliases import Alias
 from strongroom.domain.ciphertext import MaterialCipher
@@ -55,11 +54,11 @@ class KeyRepository:
     def on_change(self, change: Change) -> None:
         if change.kind is ChangeKind.KEY:
             self._keys.pop((change.region, change.name), None)
-            for cached in [c for c in self._ciphers if c[0] == change.region and c[1] == change.name]:
-                del self._ciphers[cached]
+            for stale in [c for c in self._ciphers if c[0] == change.region and c[1] == change.name]:
+                del self._ciphers[stale]
         elif change.kind is ChangeKind.ALIAS:
-            for cached in [a for a in self._aliases if a[1] == change.region and a[2] == change.name]:
-                del self._aliases[cached]
+            for alias in [a for a in self._aliases if a[1] == change.region and a[2] == change.name]:
+                del self._aliases[alias]
 
     def flush(self) -> None:
         self._keys.clear()
@@ -77,7 +76,9 @@ class KeyRepository:
         if ref.kind is RefKind.ALIAS:
             key_id = self._alias_target(account, principal.region, ref.name)
             if key_id is None:
-                raise NotFoundException(f"Alias {alias_arn(principal.region, account, ref.name)} is not found.")
+                raise NotFoundException(
+                    f"Alias {alias_arn(principal.region, account, ref.name)} is not found."
+                )
         else:
             key_id = ref.name
         key = self.find(principal.region, key_id)
@@ -132,7 +133,9 @@ class KeyRepository:
         if cached is not None:
             return cached
         for material in self._store.get_materials(key.region, key.key_id):
-            secret = self._root.unwrap(material.wrapped, material_context(key, material.version, material.material_id))
+            secret = self._root.unwrap(
+                material.wrapped, material_context(key, material.version, material.material_id)
+            )
             self._ciphers[(key.region, key.key_id, material.version)] = MaterialCipher(
                 key.key_id, material.version, secret
             )
@@ -164,7 +167,9 @@ class KeyRepository:
         """Delete a key whose deletion window has passed, with its material and aliases."""
         self._store.delete_key(key.region, key.key_id)
         self.on_change(Change(0, ChangeKind.KEY, key.region, key.key_id))
-        for cached in [a for a, target in self._aliases.items() if a[1] == key.region and target == key.key_id]:
+        for cached in [
+            a for a, target in self._aliases.items() if a[1] == key.region and target == key.key_id
+        ]:
             del self._aliases[cached]
 
     def purge_expired(self) -> int:
@@ -196,7 +201,9 @@ class KeyRepository:
         self._aliases.pop((principal.account_id, principal.region, name), None)
         return self._store.delete_alias(principal.account_id, principal.region, name)
 
-    def list_aliases(self, principal: Principal, key_id: str | None, after: str | None, limit: int) -> list[Alias]:
+    def list_aliases(
+        self, principal: Principal, key_id: str | None, after: str | None, limit: int
+    ) -> list[Alias]:
         self.purge_expired()
         return self._store.list_aliases(principal.account_id, principal.region, key_id, after, limit)
 
@@ -205,5 +212,3 @@ class KeyRepository:
 
     def now(self) -> float:
         return self._clock.now()
-
-

@@ -70,7 +70,9 @@ class SqliteStore:
                     if self._conn.execute("PRAGMA user_version").fetchone()[0] >= version:
                         self._conn.execute("ROLLBACK")
                         continue
-                    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("--"))
+                    code = "\n".join(
+                        line for line in script.splitlines() if not line.lstrip().startswith("--")
+                    )
                     for statement in code.split(";"):
                         if statement.strip():
                             self._conn.execute(statement)
@@ -101,13 +103,21 @@ class SqliteStore:
     # -- keys ----------------------------------------------------------------------------------------
     def insert_key(self, key: KmsKey, material: WrappedMaterial | None) -> None:
         with self._write() as tx:
-            tx.execute(f"INSERT INTO kms_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _key_row(key))
+            tx.execute(
+                f"INSERT INTO kms_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _key_row(key)
+            )
             if material is not None:
                 tx.execute(
                     "INSERT INTO key_materials (region, key_id, version, material_id, wrapped, created) "
                     "VALUES (?,?,?,?,?,?)",
-                    (key.region, key.key_id, material.version, material.material_id, material.wrapped,
-                     material.created),
+                    (
+                        key.region,
+                        key.key_id,
+                        material.version,
+                        material.material_id,
+                        material.wrapped,
+                        material.created,
+                    ),
                 )
             tx.change(ChangeKind.KEY, key.region, key.key_id)
 
@@ -174,8 +184,14 @@ class SqliteStore:
             inserted = tx.execute(
                 "INSERT OR IGNORE INTO aliases (account_id, region, alias_name, key_id, creation_date, "
                 "last_updated) VALUES (?,?,?,?,?,?)",
-                (alias.account_id, alias.region, alias.name, alias.key_id, alias.creation_date,
-                 alias.last_updated_date),
+                (
+                    alias.account_id,
+                    alias.region,
+                    alias.name,
+                    alias.key_id,
+                    alias.creation_date,
+                    alias.last_updated_date,
+                ),
             ).rowcount
             if inserted:
                 tx.change(ChangeKind.ALIAS, alias.region, alias.name)
@@ -184,7 +200,8 @@ class SqliteStore:
     def update_alias(self, alias: Alias) -> None:
         with self._write() as tx:
             tx.execute(
-                "UPDATE aliases SET key_id=?, last_updated=? WHERE account_id=? AND region=? AND alias_name=?",
+                "UPDATE aliases SET key_id=?, last_updated=? "
+                "WHERE account_id=? AND region=? AND alias_name=?",
                 (alias.key_id, alias.last_updated_date, alias.account_id, alias.region, alias.name),
             )
             tx.change(ChangeKind.ALIAS, alias.region, alias.name)
@@ -192,7 +209,8 @@ class SqliteStore:
     def delete_alias(self, account_id: str, region: str, name: str) -> bool:
         with self._write() as tx:
             gone = tx.execute(
-                "DELETE FROM aliases WHERE account_id=? AND region=? AND alias_name=?", (account_id, region, name)
+                "DELETE FROM aliases WHERE account_id=? AND region=? AND alias_name=?",
+                (account_id, region, name),
             ).rowcount
             if gone:
                 tx.change(ChangeKind.ALIAS, region, name)
@@ -221,17 +239,25 @@ class SqliteStore:
         return [Alias(*row) for row in rows]
 
     def count_aliases(self, region: str, key_id: str) -> int:
-        return int(self._read("SELECT COUNT(*) FROM aliases WHERE region=? AND key_id=?", (region, key_id))[0][0])
+        return int(
+            self._read("SELECT COUNT(*) FROM aliases WHERE region=? AND key_id=?", (region, key_id))[0][0]
+        )
 
     # -- credentials ---------------------------------------------------------------------------------
     def put_access_key(self, record: AccessKeyRecord) -> None:
         with self._write() as tx:
             tx.execute(
                 "INSERT INTO access_keys (access_key_id, wrapped_secret, account_id, principal_arn, created) "
-                "VALUES (?,?,?,?,?) ON CONFLICT(access_key_id) DO UPDATE SET wrapped_secret=excluded.wrapped_secret, "
-                "account_id=excluded.account_id, principal_arn=excluded.principal_arn",
-                (record.access_key_id, record.wrapped_secret, record.account_id, record.principal_arn,
-                 record.created),
+                "VALUES (?,?,?,?,?) ON CONFLICT(access_key_id) DO UPDATE SET "
+                "wrapped_secret=excluded.wrapped_secret, account_id=excluded.account_id, "
+                "principal_arn=excluded.principal_arn",
+                (
+                    record.access_key_id,
+                    record.wrapped_secret,
+                    record.account_id,
+                    record.principal_arn,
+                    record.created,
+                ),
             )
             tx.change(ChangeKind.ACCESS_KEY, "", record.access_key_id)
 
@@ -253,8 +279,10 @@ class SqliteStore:
 
     def set_meta(self, name: str, value: str) -> None:
         with self._write() as tx:
-            tx.execute("INSERT INTO meta (name, value) VALUES (?,?) ON CONFLICT(name) DO UPDATE SET value=?",
-                       (name, value, value))
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES (?,?) ON CONFLICT(name) DO UPDATE SET value=?",
+                (name, value, value),
+            )
 
     # -- change log ----------------------------------------------------------------------------------
     def changes_since(self, seq: int) -> tuple[list[Change], int]:
@@ -295,16 +323,36 @@ class _Tx:
 
 def _key_row(key: KmsKey) -> tuple[Any, ...]:
     return (
-        key.region, key.key_id, key.account_id, key.creation_date, key.description, key.key_spec.value,
-        key.key_usage.value, key.origin.value, key.state.value, key.deletion_date, int(key.multi_region),
-        key.current_material, orjson.dumps(key.tags).decode(),
+        key.region,
+        key.key_id,
+        key.account_id,
+        key.creation_date,
+        key.description,
+        key.key_spec.value,
+        key.key_usage.value,
+        key.origin.value,
+        key.state.value,
+        key.deletion_date,
+        int(key.multi_region),
+        key.current_material,
+        orjson.dumps(key.tags).decode(),
     )
 
 
 def _key_from_row(row: tuple[Any, ...]) -> KmsKey:
     return KmsKey(
-        region=row[0], key_id=row[1], account_id=row[2], creation_date=row[3], description=row[4],
-        key_spec=KeySpec(row[5]), key_usage=KeyUsage(row[6]), origin=Origin(row[7]), state=KeyState(row[8]),
-        deletion_date=row[9], multi_region=bool(row[10]), current_material=row[11],
-        tags=tuple((k, v) for k, v in orjson.loads(row[12])), current_material_id=row[13],
+        region=row[0],
+        key_id=row[1],
+        account_id=row[2],
+        creation_date=row[3],
+        description=row[4],
+        key_spec=KeySpec(row[5]),
+        key_usage=KeyUsage(row[6]),
+        origin=Origin(row[7]),
+        state=KeyState(row[8]),
+        deletion_date=row[9],
+        multi_region=bool(row[10]),
+        current_material=row[11],
+        tags=tuple((k, v) for k, v in orjson.loads(row[12])),
+        current_material_id=row[13],
     )
