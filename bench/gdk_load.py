@@ -496,6 +496,7 @@ class LoadRun:
         """Connect, then run the timed phase and fill in :attr:`result`."""
         result = self.result
         streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        gc_was_enabled = gc.isenabled()
         try:
             opened = await asyncio.gather(
                 *(open_stream(self.target) for _ in range(self.concurrency)), return_exceptions=True
@@ -512,8 +513,7 @@ class LoadRun:
             ]
             await asyncio.sleep(0)  # let every worker reach start.wait()
 
-            gc_was_enabled = gc.isenabled()
-            gc.disable()
+            gc.disable()  # no collector pauses in the client during the timed phase
             server_cpu_before = tree_cpu_seconds(self.server_pid) if self.server_pid else None
             client_cpu_before = own_cpu_seconds()
             started_ns = time.perf_counter_ns()
@@ -523,8 +523,6 @@ class LoadRun:
             finished_ns = time.perf_counter_ns()
             client_cpu_after = own_cpu_seconds()
             server_cpu_after = tree_cpu_seconds(self.server_pid) if self.server_pid else None
-            if gc_was_enabled:
-                gc.enable()
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
@@ -541,6 +539,8 @@ class LoadRun:
                     result.note_error(f"client worker crashed: {worker.exception()!r}")
             return result
         finally:
+            if gc_was_enabled:
+                gc.enable()
             for _, writer in streams:
                 writer.close()
             for _, writer in streams:

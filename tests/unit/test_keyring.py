@@ -50,7 +50,8 @@ def workers(tmp_path, clock):
 
 
 def create(worker: Worker, clock: FixedClock) -> KmsKey:
-    key = KmsKey("1234abcd-12ab-34cd-56ef-%012x" % int(clock.now()), PRINCIPAL.account_id, PRINCIPAL.region, clock.now())
+    key_id = f"1234abcd-12ab-34cd-56ef-{int(clock.now()):012x}"
+    key = KmsKey(key_id, PRINCIPAL.account_id, PRINCIPAL.region, clock.now())
     material, wrapped = worker.keys.new_material(key, 1)
     key = key.changed(current_material=1, current_material_id=material.material_id)
     worker.keys.insert(key, wrapped)

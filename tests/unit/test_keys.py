@@ -34,16 +34,22 @@ def test_usable_states():
     make(KeyState.UPDATING).require_usable()
     with pytest.raises(DisabledException, match=f"^{ARN} is disabled.$"):
         make(KeyState.DISABLED).require_usable()
-    for state, phrase in [(KeyState.PENDING_DELETION, "pending deletion"), (KeyState.PENDING_IMPORT, "pending import"),
-                          (KeyState.UNAVAILABLE, "unavailable"), (KeyState.CREATING, "creating")]:
+    for state, phrase in [
+        (KeyState.PENDING_DELETION, "pending deletion"),
+        (KeyState.PENDING_IMPORT, "pending import"),
+        (KeyState.UNAVAILABLE, "unavailable"),
+        (KeyState.CREATING, "creating"),
+    ]:
         with pytest.raises(KMSInvalidStateException, match=f"^{ARN} is {phrase}.$"):
             make(state).require_usable()
 
 
 def test_usage():
     make().require_usage(KeyUsage.ENCRYPT_DECRYPT, "Encrypt")
-    with pytest.raises(InvalidKeyUsageException,
-                       match=f"^{ARN} key usage is ENCRYPT_DECRYPT which is not valid for GenerateMac.$"):
+    with pytest.raises(
+        InvalidKeyUsageException,
+        match=f"^{ARN} key usage is ENCRYPT_DECRYPT which is not valid for GenerateMac.$",
+    ):
         make().require_usage(KeyUsage.GENERATE_VERIFY_MAC, "GenerateMac")
 
 

@@ -69,6 +69,9 @@ def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
     origin = Origin(params.get("Origin") or "AWS_KMS")
     if origin is not Origin.AWS_KMS:
         raise UnsupportedOperationException(f"Origin {origin} is not supported by Strongroom yet.")
+    if params.get("Policy") is not None:
+        # Refused rather than stored unenforced: a policy that is accepted must also be evaluated.
+        raise UnsupportedOperationException("Key policies are not supported by Strongroom yet.")
     if params.get("CustomKeyStoreId") is not None or params.get("XksKeyId") is not None:
         raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
     tags = [(t["TagKey"], t["TagValue"]) for t in params.get("Tags") or ()]

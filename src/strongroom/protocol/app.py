@@ -132,10 +132,12 @@ class KmsApplication:
         if scope.proto != "http":
             return
         body = await proto()
-        status, headers, payload = self.handle(
-            scope.method, scope.path, scope.query_string, scope.headers, body, scope.client
+        # One conversion: every lookup on granian's header object crosses into Rust.
+        headers = dict(scope.headers.items())
+        status, response_headers, payload = self.handle(
+            scope.method, scope.path, scope.query_string, headers, body, scope.client
         )
-        proto.response_bytes(status, headers, payload)
+        proto.response_bytes(status, response_headers, payload)
 
     # -- ASGI (uvicorn, hypercorn, granian --interface asgi) -------------------------------------------
     async def asgi(

@@ -34,6 +34,7 @@ import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import date as _date
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias
@@ -192,8 +193,8 @@ def _parse_date_header(value: str) -> int | None:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed.tzinfo is None:
-        return None
+    if parsed.tzinfo is None:  # "-0000" (what botocore's formatdate writes) or no zone: HTTP dates are UTC
+        parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp())
 
 
