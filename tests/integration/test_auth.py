@@ -145,3 +145,12 @@ def test_dev_mode_accepts_any_credentials(tmp_path):
         assert (status, body["__type"]) == (400, "MissingAuthenticationTokenException")
     finally:
         assert dev.stop() == 0
+
+
+def test_oversized_body_is_refused(server):
+    body = b'{"Plaintext": "' + b"A" * (2 << 20) + b'"}'
+    status, _, payload = raw_post(
+        server.endpoint, body, signed(server.endpoint, "TrentService.Encrypt", body)
+    )
+    assert status == 413 and payload["__type"] == "SerializationException"
+    assert raw_post(server.endpoint, b"{}", signed(server.endpoint, "TrentService.ListKeys", b"{}"))[0] == 200

@@ -145,7 +145,7 @@ class MaterialCipher:
     """AES-256-GCM under one version of one KMS key's material. Built once per material version and
     cached by the caller."""
 
-    __slots__ = ("_prefix", "_secret", "key_id", "material_version")
+    __slots__ = ("_kdf", "_prefix", "key_id", "material_version")
 
     def __init__(self, key_id: str, material_version: int, secret: bytes) -> None:
         if len(secret) != _SECRET_LENGTH:
@@ -154,7 +154,8 @@ class MaterialCipher:
             raise ValueError(f"material version out of range: {material_version}")
         self.key_id: Final = key_id
         self.material_version: Final = material_version
-        self._secret: Final = bytes(secret)
+        # HMAC keyed once; each message copies the keyed state (cheaper than re-keying per call).
+        self._kdf: Final = hmac.new(bytes(secret), digestmod="sha256")
         self._prefix: Final = (
             bytes((FORMAT_VERSION,)) + encode_key_id(key_id) + material_version.to_bytes(4, "big")
         )
@@ -170,14 +171,21 @@ class MaterialCipher:
         if len(salt_nonce) != _RANDOM_LENGTH:
             raise ValueError("random source returned the wrong number of bytes")
         header = self._prefix + salt_nonce
-        dk = hmac.digest(self._secret, _KDF_PREFIX + salt_nonce[:16] + _KDF_SUFFIX, "sha256")
-        return header + AESGCM(dk).encrypt(salt_nonce[16:], plaintext, header + context_aad)
+        return header + AESGCM(self._derive(salt_nonce[:16])).encrypt(
+            salt_nonce[16:], plaintext, header + context_aad
+        )
+
+    def _derive(self, salt: bytes) -> bytes:
+        """The per-message key: SP 800-108 counter-mode HMAC-SHA256, one block."""
+        mac = self._kdf.copy()
+        mac.update(_KDF_PREFIX + salt + _KDF_SUFFIX)
+        return mac.digest()
 
     def decrypt(self, blob: bytes, context_aad: bytes) -> bytes:
         """Open a blob sealed by this key material version; InvalidCiphertextException otherwise."""
         if not MIN_BLOB_LENGTH <= len(blob) <= MAX_BLOB_LENGTH or not blob.startswith(self._prefix):
             raise InvalidCiphertextException()
-        dk = hmac.digest(self._secret, _KDF_PREFIX + blob[_PREFIX_LENGTH:_SALT_END] + _KDF_SUFFIX, "sha256")
+        dk = self._derive(blob[_PREFIX_LENGTH:_SALT_END])
         try:
             return AESGCM(dk).decrypt(
                 blob[_SALT_END:HEADER_LENGTH], blob[HEADER_LENGTH:], blob[:HEADER_LENGTH] + context_aad

@@ -33,6 +33,8 @@ log = logging.getLogger("strongroom")
 
 _TARGET_PREFIX = "TrentService."
 _SWEEP_INTERVAL_SECONDS = 30.0
+# The largest KMS request (a 32 KB policy, JSON-escaped, or an attestation document) is far smaller.
+MAX_BODY_BYTES = 1 << 20
 
 
 class KmsApplication:
@@ -106,6 +108,12 @@ class KmsApplication:
         )
         return handler(context, self._services, params)
 
+    def too_large(self) -> Response:
+        """Refuse a body over :data:`MAX_BODY_BYTES` before reading (or authenticating) all of it."""
+        error = SerializationException(f"Request body is larger than {MAX_BODY_BYTES} bytes")
+        status, headers, payload = error_response(self._ids.next(), error)
+        return 413, headers, payload
+
     # -- periodic work --------------------------------------------------------------------------------
     def sweep(self) -> None:
         """Purge keys whose deletion window has passed (also done on sight by every lookup)."""
@@ -131,12 +139,21 @@ class KmsApplication:
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
             return
-        body = await proto()
         # One conversion: every lookup on granian's header object crosses into Rust.
         headers = dict(scope.headers.items())
-        status, response_headers, payload = self.handle(
-            scope.method, scope.path, scope.query_string, headers, body, scope.client
-        )
+        if _declared_length(headers) > MAX_BODY_BYTES:
+            status, response_headers, payload = self.too_large()
+        else:
+            body = b""
+            async for chunk in proto:
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    status, response_headers, payload = self.too_large()
+                    break
+            else:
+                status, response_headers, payload = self.handle(
+                    scope.method, scope.path, scope.query_string, headers, body, scope.client
+                )
         proto.response_bytes(status, response_headers, payload)
 
     # -- ASGI (uvicorn, hypercorn, granian --interface asgi) -------------------------------------------
@@ -153,22 +170,25 @@ class KmsApplication:
             return
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = b""
+        while len(body) <= MAX_BODY_BYTES:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        client = scope.get("client") or ("", 0)
-        status, response_headers, payload = self.handle(
-            scope["method"],
-            scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
-            scope.get("query_string", b"").decode("latin-1"),
-            headers,
-            b"".join(chunks),
-            str(client[0]),
-        )
+        if len(body) > MAX_BODY_BYTES or _declared_length(headers) > MAX_BODY_BYTES:
+            status, response_headers, payload = self.too_large()
+        else:
+            client = scope.get("client") or ("", 0)
+            status, response_headers, payload = self.handle(
+                scope["method"],
+                scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
+                scope.get("query_string", b"").decode("latin-1"),
+                headers,
+                body,
+                str(client[0]),
+            )
         await send(
             {
                 "type": "http.response.start",
@@ -177,3 +197,8 @@ class KmsApplication:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def _declared_length(headers: Mapping[str, str]) -> int:
+    value = headers.get("content-length") or "0"
+    return int(value) if value.isdigit() else 0
