@@ -40,6 +40,7 @@ __all__ = [
     "KeyUnavailableException",
     "KmsError",
     "LimitExceededException",
+    "MalformedPolicyDocumentException",
     "MissingAuthenticationTokenException",
     "NotAuthorizedException",
     "NotFoundException",
@@ -216,3 +217,7 @@ class NotAuthorizedException(ClientError):
     """Creating or changing a reserved ``alias/aws/`` alias (code as moto reports; unconfirmed on AWS)."""
 
     code = "NotAuthorizedException"
+
+
+class MalformedPolicyDocumentException(ClientError):
+    code = "MalformedPolicyDocumentException"
