@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +122,11 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
 
 def create_app() -> KmsApplication:
     """granian's factory target: the configuration comes from the parent ``strongroom serve``."""
+    # granian installs a worker's own signal handlers only after this factory returns. Until then the
+    # worker runs the handlers inherited from the parent, which would swallow a SIGTERM sent during
+    # startup and leave shutdown waiting for this worker forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise DataDirError(f"{CONFIG_ENV} is not set; start the server with `strongroom serve`")

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_PORT", "DataDir", "ServerConfig", "default_data_dir", "is_loopback"]
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_PORT",
+    "DataDir",
+    "ServerConfig",
+    "default_data_dir",
+    "is_loopback",
+    "resolve_host",
+]
 
 DEFAULT_PORT = 4599
 DEFAULT_ACCOUNT_ID = "111122223333"
@@ -25,11 +34,23 @@ def default_data_dir() -> Path:
     return Path(base) / "strongroom"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+def resolve_host(host: str) -> str:
+    """An IP literal to bind to: host names (``localhost``) are resolved, brackets dropped."""
+    bare = host.strip("[]")
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(bare, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ValueError(f"cannot resolve host {host!r}: {error.strerror}") from None
+    return str(infos[0][4][0])
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return False
 

@@ -175,3 +175,61 @@ def test_boto3_default_session_with_endpoint_env(server):
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_dev_mode_on_localhost_by_name(tmp_path):
+    server = start_server(tmp_path / "data", "--dev")
+    assert server.stop() == 0
+    from tests.conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "strongroom.cli.main",
+            "serve",
+            "--dev",
+            "--host",
+            "localhost",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        while line and "listening on" not in line:
+            line = process.stdout.readline()
+        assert f"listening on http://127.0.0.1:{port}" in line
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+def test_port_in_use_is_a_clear_error(server, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "strongroom.cli.main",
+            "serve",
+            "--dev",
+            "--port",
+            str(server.port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"cannot listen on http://127.0.0.1:{server.port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists(), "nothing is initialized when the port is taken"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
 import orjson
 
 from strongroom.bootstrap import CONFIG_ENV, DataDirError, build_application, initialize
-from strongroom.config import DEFAULT_PORT, DataDir, ServerConfig, default_data_dir, is_loopback
+from strongroom.config import DEFAULT_PORT, DataDir, ServerConfig, default_data_dir, is_loopback, resolve_host
 from strongroom.domain.keys import DAY
 from strongroom.keystore.file import RootKeyFileError
 
@@ -68,10 +71,15 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the KMS endpoint (initializing the data dir on first start)."""
-    if dev and not is_loopback(host):
+    try:
+        address = resolve_host(host)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if dev and not is_loopback(address):
         raise click.UsageError(
             f"--dev accepts any credentials, so it only binds to loopback addresses, not {host!r}"
         )
+    _require_free_port(address, port)
     if clock_offset_days and not dev:
         raise click.UsageError("--clock-offset-days is only allowed with --dev")
     logging.basicConfig(
@@ -80,7 +88,7 @@ def serve(
     directory = DataDir((data_dir or default_data_dir()).resolve())
     config = ServerConfig(
         data_dir=directory.path,
-        host=host,
+        host=address,
         port=port,
         account_id=account_id,
         dev=dev,
@@ -105,6 +113,36 @@ def _endpoint(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def _require_free_port(host: str, port: int) -> None:
+    """granian binds with SO_REUSEPORT, which would let a second server share a port that is already
+    taken (and split requests between two data dirs). A plain bind refuses that."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {_endpoint(host, port)}: {error.strerror or error}"
+            ) from None
+
+
+def _wait_until_answering(host: str, port: int, timeout: float) -> bool:
+    """True once the endpoint answers an HTTP request (any answer: a worker is serving)."""
+    deadline = time.monotonic() + timeout
+    request = f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=2.0) as connection:
+                connection.sendall(request)
+                if connection.recv(12).startswith(b"HTTP/"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
 def _run(config: ServerConfig, log_level: str) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
@@ -124,11 +162,17 @@ def _run(config: ServerConfig, log_level: str) -> None:
     )
     endpoint = _endpoint(config.host, config.port)
 
-    def ready() -> None:
+    def announce_when_answering() -> None:
+        if not _wait_until_answering(config.host, config.port, timeout=60.0):
+            click.echo(f"Strongroom did not answer on {endpoint} within 60 s.", err=True)
+            return
         mode = " (dev mode: signatures not checked)" if config.dev else ""
         click.echo(f"Strongroom is listening on {endpoint}{mode} with {config.workers} worker(s).")
         click.echo(f"  aws kms list-keys --endpoint-url {endpoint} --region us-east-1")
         sys.stdout.flush()
 
-    server.on_startup(ready)
-    server.serve()
+    server.on_startup(lambda: threading.Thread(target=announce_when_answering, daemon=True).start())
+    try:
+        server.serve()
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {endpoint}: {error.strerror or error}") from None
