@@ -18,6 +18,12 @@ import pytest
 from tests.conftest import start_server
 
 
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `strongroom serve` to completion (for starts that must fail)."""
+    command = [sys.executable, "-m", "strongroom.cli.main", "serve", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+
 def test_first_start_generates_and_prints_admin_credentials(tmp_path):
     data = tmp_path / "data"
     server = start_server(data, admin_env=False)
@@ -53,22 +59,7 @@ def test_sigint_stops_cleanly(tmp_path):
 
 
 def test_dev_mode_refuses_non_loopback(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "strongroom.cli.main",
-            "serve",
-            "--dev",
-            "--host",
-            "0.0.0.0",
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_serve("--dev", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 2
     assert "loopback" in result.stderr
     assert not (tmp_path / "data").exists()
@@ -79,21 +70,7 @@ def test_account_id_is_fixed_at_first_start(tmp_path):
     server = start_server(data, "--account-id", "444455556666")
     assert server.client().create_key()["KeyMetadata"]["AWSAccountId"] == "444455556666"
     assert server.stop() == 0
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "strongroom.cli.main",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--account-id",
-            "111122223333",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_serve("--data-dir", str(data), "--account-id", "111122223333")
     assert result.returncode != 0 and "belongs to account 444455556666" in result.stderr
 
 
@@ -213,22 +190,7 @@ def test_dev_mode_on_localhost_by_name(tmp_path):
 
 
 def test_port_in_use_is_a_clear_error(server, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "strongroom.cli.main",
-            "serve",
-            "--dev",
-            "--port",
-            str(server.port),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_serve("--dev", "--port", str(server.port), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1
     assert f"cannot listen on http://127.0.0.1:{server.port}" in result.stderr
     assert "Traceback" not in result.stderr
