@@ -109,7 +109,8 @@ class KmsApplication:
         return handler(context, self._services, params)
 
     def too_large(self) -> Response:
-        """Refuse a body over :data:`MAX_BODY_BYTES` before reading (or authenticating) all of it."""
+        """Refuse a body over :data:`MAX_BODY_BYTES`. It is read to the end but not kept, so the client
+        gets this answer rather than a connection reset while it is still sending."""
         error = SerializationException(f"Request body is larger than {MAX_BODY_BYTES} bytes")
         status, headers, payload = error_response(self._ids.next(), error)
         return 413, headers, payload
@@ -141,19 +142,17 @@ class KmsApplication:
             return
         # One conversion: every lookup on granian's header object crosses into Rust.
         headers = dict(scope.headers.items())
-        if _declared_length(headers) > MAX_BODY_BYTES:
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) <= MAX_BODY_BYTES:
+            body = await proto()  # the common case: one read, done in Rust
+        else:
+            body = await _read_bounded(proto)
+        if body is None:
             status, response_headers, payload = self.too_large()
         else:
-            body = b""
-            async for chunk in proto:
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    status, response_headers, payload = self.too_large()
-                    break
-            else:
-                status, response_headers, payload = self.handle(
-                    scope.method, scope.path, scope.query_string, headers, body, scope.client
-                )
+            status, response_headers, payload = self.handle(
+                scope.method, scope.path, scope.query_string, headers, body, scope.client
+            )
         proto.response_bytes(status, response_headers, payload)
 
     # -- ASGI (uvicorn, hypercorn, granian --interface asgi) -------------------------------------------
@@ -171,13 +170,17 @@ class KmsApplication:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body = b""
-        while len(body) <= MAX_BODY_BYTES:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_BODY_BYTES:
+                chunks.append(chunk)
             if not message.get("more_body"):
                 break
-        if len(body) > MAX_BODY_BYTES or _declared_length(headers) > MAX_BODY_BYTES:
+        if size > MAX_BODY_BYTES:
             status, response_headers, payload = self.too_large()
         else:
             client = scope.get("client") or ("", 0)
@@ -186,7 +189,7 @@ class KmsApplication:
                 scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
                 scope.get("query_string", b"").decode("latin-1"),
                 headers,
-                body,
+                b"".join(chunks),
                 str(client[0]),
             )
         await send(
@@ -199,6 +202,12 @@ class KmsApplication:
         await send({"type": "http.response.body", "body": payload})
 
 
-def _declared_length(headers: Mapping[str, str]) -> int:
-    value = headers.get("content-length") or "0"
-    return int(value) if value.isdigit() else 0
+async def _read_bounded(proto: Any) -> bytes | None:
+    """The body, streamed; None (after draining the rest) if it is over :data:`MAX_BODY_BYTES`."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in proto:
+        size += len(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= MAX_BODY_BYTES else None
