@@ -25,6 +25,7 @@ from strongroom.protocol.app import KmsApplication
 from strongroom.protocol.model import load_kms_model
 from strongroom.protocol.sigv4 import SigV4Verifier
 from strongroom.protocol.validation import RequestValidator
+from strongroom.service.authorization import Authorizer
 from strongroom.service.changes import CacheCoordinator, EpochFile
 from strongroom.service.credentials import CredentialStore, generate_access_key_pair
 from strongroom.service.keyring import KeyRepository
@@ -106,6 +107,8 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
     credentials = CredentialStore(store, root)
     coordinator.subscribe(keys.on_change, keys.flush)
     coordinator.subscribe(credentials.on_change, credentials.flush)
+    authorizer = Authorizer(store, clock)
+    coordinator.subscribe(authorizer.on_change, authorizer.flush)
     model = load_kms_model()
     verifier = SigV4Verifier(
         credentials, SystemClock(), check_signatures=not config.dev, dev_account_id=account_id
@@ -113,7 +116,7 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
     return KmsApplication(
         verifier=verifier,
         validator=RequestValidator(model),
-        services=Services(keys=keys, clock=clock, rng=rng),
+        services=Services(keys=keys, auth=authorizer, clock=clock, rng=rng),
         coordinator=coordinator,
         operations=OPERATIONS,
         known_operations=model.operation_names,

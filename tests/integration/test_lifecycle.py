@@ -230,12 +230,3 @@ def test_unimplemented_operation_is_unsupported(kms, key_id):
         "EnableKeyRotation is not supported by Strongroom yet.",
         400,
     )
-
-
-def test_policies_are_refused_until_they_are_enforced(kms):
-    policy = '{"Version": "2012-10-17", "Statement": []}'
-    assert aws_error(kms.create_key, Policy=policy) == (
-        "UnsupportedOperationException",
-        "Key policies are not supported by Strongroom yet.",
-        400,
-    )

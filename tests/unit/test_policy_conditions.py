@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -402,6 +403,17 @@ def test_variables_are_literal_in_version_2008() -> None:
     condition = k("StringEquals", "${aws:username}")
     assert holds(condition, {"aws:username": "alice", "k": "${aws:username}"}, variables=False) is True
     assert holds(condition, {"aws:username": "alice", "k": "alice"}, variables=False) is False
+
+
+def test_zoneless_dates_are_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert holds(k("DateEquals", "2020-01-01T00:00:00"), {"k": 1577836800}) is True
+        assert holds(k("DateEquals", 1577836800), {"k": "2020-01-01T00:00:00"}) is True
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_compiled_condition_reports_its_parts() -> None:

@@ -14,6 +14,7 @@ from strongroom.errors import (
     NotFoundException,
     ValidationException,
 )
+from strongroom.operations.authz import authorize_account_action, authorize_alias, authorize_key
 from strongroom.operations.common import page, page_limit
 from strongroom.operations.context import RequestContext, Services
 
@@ -22,8 +23,9 @@ __all__ = ["create_alias", "delete_alias", "list_aliases", "update_alias"]
 MAX_ALIASES_PER_KEY = 50
 
 
-def _target(ctx: RequestContext, svc: Services, identifier: str) -> KmsKey:
+def _target(ctx: RequestContext, svc: Services, identifier: str, operation: str) -> KmsKey:
     key = svc.keys.resolve(ctx.principal, identifier, allow_alias=False)
+    authorize_key(ctx, svc, key, operation)
     key.require_not_pending_deletion()
     return key
 
@@ -37,7 +39,8 @@ def _key_type(key: KmsKey) -> str:
 def create_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     name = params["AliasName"]
     validate_alias_name(name)
-    key = _target(ctx, svc, params["TargetKeyId"])
+    authorize_alias(ctx, svc, "CreateAlias", name)
+    key = _target(ctx, svc, params["TargetKeyId"], "CreateAlias")
     if svc.keys.count_aliases(key) >= MAX_ALIASES_PER_KEY:
         raise LimitExceededException(f"Too many aliases for {key.arn}: the limit is {MAX_ALIASES_PER_KEY}.")
     now = svc.clock.now()
@@ -51,13 +54,16 @@ def create_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
 def update_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     name = params["AliasName"]
     validate_alias_name(name)
+    authorize_alias(ctx, svc, "UpdateAlias", name)
     alias = svc.keys.get_alias(ctx.principal, name)
     if alias is None:
         raise NotFoundException(
             f"Alias {alias_arn(ctx.principal.region, ctx.principal.account_id, name)} is not found."
         )
-    new_key = _target(ctx, svc, params["TargetKeyId"])
     old_key = svc.keys.find(ctx.principal.region, alias.key_id)
+    if old_key is not None:
+        authorize_key(ctx, svc, old_key, "UpdateAlias")
+    new_key = _target(ctx, svc, params["TargetKeyId"], "UpdateAlias")
     if old_key is not None and (_key_type(old_key), old_key.key_usage) != (
         _key_type(new_key),
         new_key.key_usage,
@@ -76,6 +82,11 @@ def update_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
 def delete_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     name = params["AliasName"]
     validate_alias_name(name)
+    authorize_alias(ctx, svc, "DeleteAlias", name)
+    alias = svc.keys.get_alias(ctx.principal, name)
+    key = svc.keys.find(ctx.principal.region, alias.key_id) if alias is not None else None
+    if key is not None:
+        authorize_key(ctx, svc, key, "DeleteAlias")
     if not svc.keys.delete_alias(ctx.principal, name):
         raise NotFoundException(
             f"Alias {alias_arn(ctx.principal.region, ctx.principal.account_id, name)} is not found."
@@ -83,6 +94,7 @@ def delete_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
 
 
 def list_aliases(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    authorize_account_action(ctx, svc, "ListAliases")
     limit = page_limit(params, default=50, maximum=100)
     key_id = None
     if params.get("KeyId") is not None:

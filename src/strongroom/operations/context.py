@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strongroom.clock import Clock, Random
+from strongroom.service.authorization import Authorizer
 from strongroom.service.keyring import KeyRepository, Principal
 
 __all__ = ["Handler", "RequestContext", "Services"]
@@ -25,6 +26,7 @@ class RequestContext:
 @dataclass(slots=True)
 class Services:
     keys: KeyRepository
+    auth: Authorizer
     clock: Clock
     rng: Random
 

@@ -11,6 +11,7 @@ from typing import Any
 from strongroom.domain.ciphertext import parse_header
 from strongroom.domain.encryption_context import canonical_encryption_context
 from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
+from strongroom.domain.policy import ContextValue
 from strongroom.errors import (
     IncorrectKeyException,
     InvalidCiphertextException,
@@ -19,6 +20,7 @@ from strongroom.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
+from strongroom.operations.authz import authorize_account_action, authorize_key
 from strongroom.operations.common import b64, check_dry_run, require_symmetric_algorithm
 from strongroom.operations.context import RequestContext, Services
 
@@ -50,8 +52,25 @@ def _data_key_length(params: dict[str, Any]) -> int:
     return _DATA_KEY_LENGTHS[spec] if spec is not None else int(count)  # type: ignore[arg-type]
 
 
-def _encryption_key(ctx: RequestContext, svc: Services, identifier: str, operation: str) -> KmsKey:
+def _encryption_key(
+    ctx: RequestContext,
+    svc: Services,
+    identifier: str,
+    operation: str,
+    context: dict[str, str] | None,
+    action: str | None = None,
+    extra: dict[str, ContextValue] | None = None,
+) -> KmsKey:
     key = svc.keys.resolve(ctx.principal, identifier)
+    authorize_key(
+        ctx,
+        svc,
+        key,
+        action or operation,
+        identifier=identifier,
+        encryption_context=context or {},
+        extra=extra,
+    )
     key.require_usage(_ENCRYPT_DECRYPT, operation)
     key.require_usable()
     return key
@@ -69,7 +88,7 @@ def _new_data_key(
     ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
 ) -> tuple[KmsKey, bytes, bytes]:
     length = _data_key_length(params)
-    key = _encryption_key(ctx, svc, params["KeyId"], operation)
+    key = _encryption_key(ctx, svc, params["KeyId"], operation, params.get("EncryptionContext"))
     if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise InvalidKeyUsageException("You cannot generate a data key with an asymmetric CMK")
     context_aad = canonical_encryption_context(params.get("EncryptionContext"))
@@ -97,7 +116,15 @@ def generate_data_key_without_plaintext(
 
 
 def encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    key = _encryption_key(ctx, svc, params["KeyId"], "Encrypt")
+    algorithm = params.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
+    key = _encryption_key(
+        ctx,
+        svc,
+        params["KeyId"],
+        "Encrypt",
+        params.get("EncryptionContext"),
+        extra={"kms:EncryptionAlgorithm": algorithm},
+    )
     require_symmetric_algorithm(key, params.get("EncryptionAlgorithm"))
     context_aad = canonical_encryption_context(params.get("EncryptionContext"))
     check_dry_run(params)
@@ -120,6 +147,8 @@ def _open(
     Routes by the key reference inside the blob, never by trial decryption. A KeyId naming another key
     is IncorrectKeyException, checked before usage and state (digest 2.5)."""
     named = svc.keys.resolve(ctx.principal, key_id) if key_id is not None else None
+    action = "Decrypt" if operation == "Decrypt" else "ReEncryptFrom"
+    auth_extra: dict[str, ContextValue] = {"kms:EncryptionAlgorithm": algorithm or "SYMMETRIC_DEFAULT"}
     if dry_run_ignores_ciphertext:
         if named is None:
             field = "keyId" if operation == "Decrypt" else "sourceKeyId"
@@ -127,6 +156,9 @@ def _open(
                 f"1 validation error detected: Value null at '{field}' failed to satisfy "
                 "constraint: Member must not be null"
             )
+        authorize_key(
+            ctx, svc, named, action, identifier=key_id, encryption_context=context or {}, extra=auth_extra
+        )
         named.require_usage(_ENCRYPT_DECRYPT, operation)
         named.require_usable()
         return named, None, None
@@ -141,8 +173,9 @@ def _open(
     key = named or svc.keys.find(ctx.principal.region, header.key_id)
     if key is None:
         raise InvalidCiphertextException()
-    if named is None and key.account_id != ctx.principal.account_id:
-        key = svc.keys.resolve(ctx.principal, key.arn)  # applies the cross-account rule
+    authorize_key(
+        ctx, svc, key, action, identifier=key_id, encryption_context=context or {}, extra=auth_extra
+    )
     key.require_usage(_ENCRYPT_DECRYPT, operation)
     key.require_usable()
     require_symmetric_algorithm(key, algorithm)
@@ -188,9 +221,21 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
         "ReEncrypt",
         _ignores_ciphertext(params),
     )
-    destination = _encryption_key(ctx, svc, params["DestinationKeyId"], "ReEncrypt")
+    destination_context = params.get("DestinationEncryptionContext")
+    destination = _encryption_key(
+        ctx,
+        svc,
+        params["DestinationKeyId"],
+        "ReEncrypt",
+        destination_context,
+        action="ReEncryptTo",
+        extra={
+            "kms:EncryptionAlgorithm": params.get("DestinationEncryptionAlgorithm") or "SYMMETRIC_DEFAULT",
+            "kms:ReEncryptOnSameKey": source.arn == _resolved_arn(ctx, svc, params["DestinationKeyId"]),
+        },
+    )
     require_symmetric_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
-    context_aad = canonical_encryption_context(params.get("DestinationEncryptionContext"))
+    context_aad = canonical_encryption_context(destination_context)
     check_dry_run(params)
     assert plaintext is not None
     blob = _seal(svc, destination, plaintext, context_aad)
@@ -207,11 +252,16 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
     return response
 
 
+def _resolved_arn(ctx: RequestContext, svc: Services, identifier: str) -> str:
+    return svc.keys.resolve(ctx.principal, identifier).arn
+
+
 def generate_random(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     count = params.get("NumberOfBytes")
     if count is None:
         raise ValidationException("NumberOfBytes is required.")
     _no_recipient(params)
+    authorize_account_action(ctx, svc, "GenerateRandom")
     if params.get("CustomKeyStoreId") is not None:
         raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
     return {"Plaintext": b64(svc.rng.bytes(int(count)))}

@@ -9,8 +9,10 @@ from strongroom.domain.ids import is_key_id, new_key_id
 from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey, Origin, validate_pending_window
 from strongroom.domain.tags import validate_new_tags
 from strongroom.errors import InvalidMarkerException, UnsupportedOperationException, ValidationException
+from strongroom.operations.authz import authorize_account_action, authorize_key, tag_context
 from strongroom.operations.common import page, page_limit
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.policies import checked_key_policy
 from strongroom.operations.shapes import key_metadata
 
 __all__ = [
@@ -69,9 +71,6 @@ def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
     origin = Origin(params.get("Origin") or "AWS_KMS")
     if origin is not Origin.AWS_KMS:
         raise UnsupportedOperationException(f"Origin {origin} is not supported by Strongroom yet.")
-    if params.get("Policy") is not None:
-        # Refused rather than stored unenforced: a policy that is accepted must also be evaluated.
-        raise UnsupportedOperationException("Key policies are not supported by Strongroom yet.")
     if params.get("CustomKeyStoreId") is not None or params.get("XksKeyId") is not None:
         raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
     tags = [(t["TagKey"], t["TagValue"]) for t in params.get("Tags") or ()]
@@ -89,18 +88,35 @@ def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
         multi_region=multi_region,
         tags=tuple(tags),
     )
+    authorize_account_action(
+        ctx,
+        svc,
+        "CreateKey",
+        extra={
+            "kms:KeySpec": spec.value,
+            "kms:KeyUsage": usage.value,
+            "kms:KeyOrigin": origin.value,
+            "kms:MultiRegion": multi_region,
+            **tag_context(params.get("Tags")),
+        },
+    )
+    policy = params.get("Policy")
+    if policy is not None:
+        policy = checked_key_policy(ctx, svc, key, policy, bool(params.get("BypassPolicyLockoutSafetyCheck")))
     material, wrapped = svc.keys.new_material(key, 1)
     key = key.changed(current_material=material.version, current_material_id=material.material_id)
-    svc.keys.insert(key, wrapped)
+    svc.keys.insert(key, wrapped, policy)
     return {"KeyMetadata": key_metadata(key)}
 
 
 def describe_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"])
+    authorize_key(ctx, svc, key, "DescribeKey", identifier=params["KeyId"])
     return {"KeyMetadata": key_metadata(key)}
 
 
 def list_keys(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    authorize_account_action(ctx, svc, "ListKeys")
     limit = page_limit(params, default=100, maximum=1000)
     marker = params.get("Marker")
     if marker is not None and not is_key_id(marker):
@@ -112,17 +128,22 @@ def list_keys(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dic
 
 def enable_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(ctx, svc, key, "EnableKey")
     svc.keys.save(key.enable())
 
 
 def disable_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(ctx, svc, key, "DisableKey")
     svc.keys.save(key.disable())
 
 
 def schedule_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     window = validate_pending_window(params.get("PendingWindowInDays"))
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(
+        ctx, svc, key, "ScheduleKeyDeletion", extra={"kms:ScheduleKeyDeletionPendingWindowInDays": window}
+    )
     key = key.schedule_deletion(svc.clock.now(), window)
     svc.keys.save(key)
     return {
@@ -135,6 +156,7 @@ def schedule_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, 
 
 def cancel_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(ctx, svc, key, "CancelKeyDeletion")
     key = key.cancel_deletion()
     svc.keys.save(key)
     return {"KeyId": key.arn}
@@ -142,5 +164,6 @@ def cancel_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, An
 
 def update_key_description(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(ctx, svc, key, "UpdateKeyDescription")
     key.require_not_pending_deletion()
     svc.keys.save(key.changed(description=params["Description"]))

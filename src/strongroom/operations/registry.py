@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from strongroom.operations import aliases, crypto, keys, tags
+from strongroom.operations import aliases, crypto, keys, policies, tags
 from strongroom.operations.context import Handler
 
 __all__ = ["OPERATIONS"]
@@ -32,6 +32,10 @@ OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
         "UpdateAlias": aliases.update_alias,
         "DeleteAlias": aliases.delete_alias,
         "ListAliases": aliases.list_aliases,
+        # key policies
+        "GetKeyPolicy": policies.get_key_policy,
+        "PutKeyPolicy": policies.put_key_policy,
+        "ListKeyPolicies": policies.list_key_policies,
         # tags
         "TagResource": tags.tag_resource,
         "UntagResource": tags.untag_resource,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from strongroom.domain.tags import merge_tags, remove_tags
+from strongroom.operations.authz import authorize_key, tag_context
 from strongroom.operations.common import marker_offset, page, page_limit
 from strongroom.operations.context import RequestContext, Services
 
@@ -13,6 +14,7 @@ __all__ = ["list_resource_tags", "tag_resource", "untag_resource"]
 
 def tag_resource(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(ctx, svc, key, "TagResource", extra=tag_context(params["Tags"]))
     key.require_not_pending_deletion()
     new = [(t["TagKey"], t["TagValue"]) for t in params["Tags"]]
     svc.keys.save(key.changed(tags=merge_tags(key.tags, new)))
@@ -20,12 +22,14 @@ def tag_resource(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
 
 def untag_resource(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(ctx, svc, key, "UntagResource", extra={"aws:TagKeys": list(params["TagKeys"])})
     key.require_not_pending_deletion()
     svc.keys.save(key.changed(tags=remove_tags(key.tags, params["TagKeys"])))
 
 
 def list_resource_tags(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
+    authorize_key(ctx, svc, key, "ListResourceTags")
     limit = page_limit(params, default=50, maximum=50)
     start = marker_offset(params)
     chunk = key.tags[start : start + limit]

@@ -155,8 +155,8 @@ class KeyRepository:
         return material, WrappedMaterial(version, material.material_id, wrapped, self._clock.now())
 
     # -- persistence ---------------------------------------------------------------------------------
-    def insert(self, key: KmsKey, material: WrappedMaterial | None) -> None:
-        self._store.insert_key(key, material)
+    def insert(self, key: KmsKey, material: WrappedMaterial | None, policy: str | None = None) -> None:
+        self._store.insert_key(key, material, policy)
         self._keys.pop((key.region, key.key_id), None)
 
     def save(self, key: KmsKey) -> None:
@@ -206,6 +206,16 @@ class KeyRepository:
     ) -> list[Alias]:
         self.purge_expired()
         return self._store.list_aliases(principal.account_id, principal.region, key_id, after, limit)
+
+    def alias_names(self, key: KmsKey) -> list[str]:
+        """The key's alias names (for ``kms:ResourceAliases``); read only when a policy condition asks."""
+        return [a.name for a in self._store.list_aliases(key.account_id, key.region, key.key_id, None, 1000)]
+
+    def put_key_policy(self, key: KmsKey, document: str) -> None:
+        self._store.put_key_policy(key.region, key.key_id, document)
+
+    def principal_exists(self, arn: str) -> bool:
+        return self._store.get_principal_by_arn(arn) is not None
 
     def count_aliases(self, key: KmsKey) -> int:
         return self._store.count_aliases(key.region, key.key_id)

@@ -17,7 +17,7 @@ __all__ = ["KeyTables"]
 
 class KeyTables(SqliteConnection):
     # -- keys ----------------------------------------------------------------------------------------
-    def insert_key(self, key: KmsKey, material: WrappedMaterial | None) -> None:
+    def insert_key(self, key: KmsKey, material: WrappedMaterial | None, policy: str | None = None) -> None:
         with self._write() as tx:
             tx.execute(
                 f"INSERT INTO kms_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _key_row(key)
@@ -34,6 +34,11 @@ class KeyTables(SqliteConnection):
                         material.wrapped,
                         material.created,
                     ),
+                )
+            if policy is not None:
+                tx.execute(
+                    "UPDATE kms_keys SET policy=? WHERE region=? AND key_id=?",
+                    (policy, key.region, key.key_id),
                 )
             tx.change(ChangeKind.KEY, key.region, key.key_id)
 

@@ -48,6 +48,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final, TypeAlias, TypeVar
 
 from strongroom.domain.policy.patterns import (
@@ -96,14 +97,8 @@ def _number(value: object) -> float | None:
 
 
 def _date(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if not isinstance(value, str):
-        return None
-    if _EPOCH.fullmatch(value):
-        return float(value)
+    if not isinstance(value, str) or _EPOCH.fullmatch(value):
+        return _number(value)  # epoch seconds
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -165,10 +160,6 @@ def _string_equals(values: list[PolicyScalar], variables: bool, op: str, fold: b
         return False
 
     return test
-
-
-def _string_equals_ignore_case(values: list[PolicyScalar], variables: bool, op: str) -> Test:
-    return _string_equals(values, variables, op, fold=True)
 
 
 def _like(values: list[PolicyScalar], variables: bool, op: str, arn: bool = False) -> Test:
@@ -252,15 +243,20 @@ def _ip(values: list[PolicyScalar], variables: bool, op: str) -> Test:
     return test
 
 
-_NUMERIC: Final = {"Equals": operator.eq, "LessThan": operator.lt, "LessThanEquals": operator.le}
-_NUMERIC_MORE: Final = {"GreaterThan": operator.gt, "GreaterThanEquals": operator.ge}
+_ORDERINGS: Final = {
+    "equals": operator.eq,
+    "lessthan": operator.lt,
+    "lessthanequals": operator.le,
+    "greaterthan": operator.gt,
+    "greaterthanequals": operator.ge,
+}
 
 # lower-cased operator name -> (family, negated, takes policy variables)
 _OPERATORS: dict[str, tuple[Family, bool, bool]] = {
     "stringequals": (_string_equals, False, True),
     "stringnotequals": (_string_equals, True, True),
-    "stringequalsignorecase": (_string_equals_ignore_case, False, True),
-    "stringnotequalsignorecase": (_string_equals_ignore_case, True, True),
+    "stringequalsignorecase": (partial(_string_equals, fold=True), False, True),
+    "stringnotequalsignorecase": (partial(_string_equals, fold=True), True, True),
     "stringlike": (_like, False, True),
     "stringnotlike": (_like, True, True),
     "bool": (_bool, False, False),
@@ -273,8 +269,8 @@ _OPERATORS: dict[str, tuple[Family, bool, bool]] = {
     "arnnotlike": (_arn, True, True),
 }
 for _prefix, _parse, _kind in (("numeric", _number, "number"), ("date", _date, "date")):
-    for _suffix, _compare in (_NUMERIC | _NUMERIC_MORE).items():
-        _OPERATORS[f"{_prefix}{_suffix.lower()}"] = (_ordered(_parse, _kind, _compare), False, False)
+    for _suffix, _compare in _ORDERINGS.items():
+        _OPERATORS[f"{_prefix}{_suffix}"] = (_ordered(_parse, _kind, _compare), False, False)
     _OPERATORS[f"{_prefix}notequals"] = (_ordered(_parse, _kind, operator.eq), True, False)
 
 

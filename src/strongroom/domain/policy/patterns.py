@@ -40,7 +40,7 @@ __all__ = [
     "wildcard_regex",
 ]
 
-ContextValue: TypeAlias = "str | Sequence[str] | bool | int | float | None"
+ContextValue: TypeAlias = str | Sequence[str] | bool | int | float | None
 #: A request context whose key names are already lower-cased (see ``AuthorizationRequest``).
 Context: TypeAlias = Mapping[str, ContextValue]
 
@@ -129,7 +129,7 @@ def wildcard_regex(chunks: Iterable[Chunk], *, arn: bool = False) -> str:
     colons = 0
     for text, wild in chunks:
         for char in text:
-            bounded = arn and colons < 5
+            bounded = False
             if wild and char == "*":
                 out.append("[^:]*" if bounded else ".*")
             elif wild and char == "?":

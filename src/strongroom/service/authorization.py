@@ -1,0 +1,203 @@
+"""Authorization: the key policy, the caller's identity policies and the key's grants, on every request.
+
+The decision follows AWS KMS:
+
+1. An explicit Deny in the key policy or in any identity policy of the caller wins.
+2. Otherwise the request is allowed when
+   * the key policy allows the caller by name (or ``*``) and the caller is in the key's account; or
+   * the key policy allows the caller's *account* (the default policy does) and the caller is that
+     account's root, or one of its identity policies allows the action; for a caller from another account,
+     the key policy must allow it (by name or account) *and* its identity policies must; or
+   * a grant on the key names the caller and the operation, and its constraints hold.
+3. Account-level actions (CreateKey, ListKeys, GenerateRandom, ...) and the alias side of alias operations
+   need only an identity-policy Allow (the account root always has it).
+
+Compiled policies and grants are cached per worker and evicted through the change log, like keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from strongroom.clock import Clock
+from strongroom.domain.grants import Grant
+from strongroom.domain.key_policy import default_key_policy
+from strongroom.domain.keys import KmsKey
+from strongroom.domain.policy import (
+    AuthorizationRequest,
+    ContextValue,
+    Policy,
+    PolicyKind,
+    evaluate_policy,
+    parse_policy,
+)
+from strongroom.errors import AccessDeniedException
+from strongroom.service.keyring import Principal
+from strongroom.storage.base import Change, ChangeKind, MetadataStore
+
+__all__ = ["Authorizer", "LazyContext"]
+
+_CONSTRAINT_FREE_OPERATIONS = frozenset({"DescribeKey", "RetireGrant", "GetPublicKey", "CreateGrant"})
+
+
+class LazyContext(Mapping[str, ContextValue]):
+    """Condition keys computed only if a policy statement has conditions to check."""
+
+    __slots__ = ("_build", "_values")
+
+    def __init__(self, build: Callable[[], dict[str, ContextValue]]) -> None:
+        self._build = build
+        self._values: dict[str, ContextValue] | None = None
+
+    def _resolved(self) -> dict[str, ContextValue]:
+        if self._values is None:
+            self._values = self._build()
+        return self._values
+
+    def __getitem__(self, key: str) -> ContextValue:
+        return self._resolved()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
+
+
+def is_root(principal_arn: str) -> bool:
+    return principal_arn.endswith(":root")
+
+
+class Authorizer:
+    def __init__(self, store: MetadataStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._key_policies: dict[tuple[str, str], Policy] = {}
+        self._identity: dict[str, tuple[Policy, ...]] = {}
+        self._grants: dict[tuple[str, str], tuple[Grant, ...]] = {}
+
+    # -- cache maintenance ---------------------------------------------------------------------------
+    def on_change(self, change: Change) -> None:
+        if change.kind is ChangeKind.KEY:
+            self._key_policies.pop((change.region, change.name), None)
+            self._grants.pop((change.region, change.name), None)
+        elif change.kind is ChangeKind.GRANT:
+            self._grants.pop((change.region, change.name), None)
+        elif change.kind is ChangeKind.PRINCIPAL:
+            self._identity.pop(change.name, None)
+
+    def flush(self) -> None:
+        self._key_policies.clear()
+        self._identity.clear()
+        self._grants.clear()
+
+    # -- policies ------------------------------------------------------------------------------------
+    def key_policy_text(self, key: KmsKey) -> str:
+        return self._store.get_key_policy(key.region, key.key_id) or default_key_policy(key.account_id)
+
+    def key_policy(self, key: KmsKey) -> Policy:
+        cached = self._key_policies.get((key.region, key.key_id))
+        if cached is None:
+            cached = parse_policy(self.key_policy_text(key), kind=PolicyKind.KEY)
+            self._key_policies[(key.region, key.key_id)] = cached
+        return cached
+
+    def identity_policies(self, principal_arn: str) -> tuple[Policy, ...]:
+        cached = self._identity.get(principal_arn)
+        if cached is None:
+            record = None if is_root(principal_arn) else self._store.get_principal_by_arn(principal_arn)
+            documents = self._store.list_identity_policies(record) if record is not None else []
+            cached = tuple(parse_policy(text, kind=PolicyKind.IDENTITY) for _, text in documents)
+            self._identity[principal_arn] = cached
+        return cached
+
+    def grants(self, key: KmsKey) -> tuple[Grant, ...]:
+        cached = self._grants.get((key.region, key.key_id))
+        if cached is None:
+            cached = tuple(self._store.list_grants(key.region, key.key_id))
+            self._grants[(key.region, key.key_id)] = cached
+        return cached
+
+    # -- decisions -----------------------------------------------------------------------------------
+    def authorize_key(
+        self,
+        principal: Principal,
+        action: str,
+        key: KmsKey,
+        context: Mapping[str, ContextValue],
+        *,
+        encryption_context: Mapping[str, str] | None = None,
+        key_policy: Policy | None = None,
+    ) -> None:
+        """Raise AccessDeniedException unless ``principal`` may perform ``action`` (``kms:Encrypt``) on
+        ``key``; ``key_policy`` overrides the stored one (the lockout check of a policy being set)."""
+        request = AuthorizationRequest(principal.arn, principal.account_id, action, key.arn, context)
+        verdict = evaluate_policy(key_policy or self.key_policy(key), request)
+        if verdict.explicit_deny:
+            raise _denied(principal.arn, action, key.arn, "with an explicit deny in a resource-based policy")
+        root = is_root(principal.arn)
+        identity_allows = root or self._identity_allows(principal.arn, request, action, key.arn)
+        same_account = principal.account_id == key.account_id
+        if verdict.allowed and (same_account or identity_allows):
+            return
+        if verdict.allowed_via_account and identity_allows:
+            return
+        if self._grant_allows(principal.arn, action, key, encryption_context):
+            return
+        if verdict.allowed or verdict.allowed_via_account:
+            raise _denied(
+                principal.arn, action, key.arn, f"because no identity-based policy allows the {action} action"
+            )
+        raise _denied(
+            principal.arn, action, key.arn, f"because no resource-based policy allows the {action} action"
+        )
+
+    def authorize_identity(
+        self, principal: Principal, action: str, resource: str, context: Mapping[str, ContextValue]
+    ) -> None:
+        """For actions governed by IAM policies alone (account-level actions, the alias of alias actions)."""
+        if is_root(principal.arn):
+            return
+        request = AuthorizationRequest(principal.arn, principal.account_id, action, resource, context)
+        if not self._identity_allows(principal.arn, request, action, resource):
+            raise _denied(
+                principal.arn,
+                action,
+                resource,
+                f"because no identity-based policy allows the {action} action",
+            )
+
+    def _identity_allows(
+        self, principal_arn: str, request: AuthorizationRequest, action: str, resource: str
+    ) -> bool:
+        allowed = False
+        for policy in self.identity_policies(principal_arn):
+            result = evaluate_policy(policy, request)
+            if result.explicit_deny:
+                raise _denied(
+                    principal_arn, action, resource, "with an explicit deny in an identity-based policy"
+                )
+            allowed = allowed or result.allowed
+        return allowed
+
+    def _grant_allows(
+        self, principal_arn: str, action: str, key: KmsKey, encryption_context: Mapping[str, str] | None
+    ) -> bool:
+        operation = action[4:]
+        for grant in self.grants(key):
+            if grant.grantee_principal != principal_arn or operation not in grant.operations:
+                continue
+            if grant.constraints is None or operation in _CONSTRAINT_FREE_OPERATIONS:
+                return True
+            if grant.constraints.allows(encryption_context):
+                return True
+        return False
+
+    def matching_grants(self, key: KmsKey, principal_arn: str) -> Sequence[Grant]:
+        return [g for g in self.grants(key) if g.grantee_principal == principal_arn]
+
+
+def _denied(principal_arn: str, action: str, resource: str, reason: str) -> AccessDeniedException:
+    return AccessDeniedException(
+        f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource} {reason}"
+    )
