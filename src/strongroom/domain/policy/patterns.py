@@ -129,7 +129,7 @@ def wildcard_regex(chunks: Iterable[Chunk], *, arn: bool = False) -> str:
     colons = 0
     for text, wild in chunks:
         for char in text:
-            bounded = False
+            bounded = arn and colons < 5
             if wild and char == "*":
                 out.append("[^:]*" if bounded else ".*")
             elif wild and char == "?":
