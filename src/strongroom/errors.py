@@ -31,6 +31,7 @@ __all__ = [
     "InvalidAliasNameException",
     "InvalidArnException",
     "InvalidCiphertextException",
+    "InvalidGrantIdException",
     "InvalidGrantTokenException",
     "InvalidKeyUsageException",
     "InvalidMarkerException",
@@ -221,3 +222,7 @@ class NotAuthorizedException(ClientError):
 
 class MalformedPolicyDocumentException(ClientError):
     code = "MalformedPolicyDocumentException"
+
+
+class InvalidGrantIdException(ClientError):
+    code = "InvalidGrantIdException"

@@ -119,9 +119,17 @@ def test_dry_run(kms, key_id):
     )
 
 
-def test_grant_tokens_accepted(kms, key_id):
-    response = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", GrantTokens=["token-1", "token-2"])
+def test_grant_tokens_are_validated(kms, key_id):
+    token = kms.create_grant(
+        KeyId=key_id, GranteePrincipal="arn:aws:iam::111122223333:root", Operations=["GenerateDataKey"]
+    )["GrantToken"]
+    response = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", GrantTokens=[token])
     assert len(response["Plaintext"]) == 32
+    assert aws_error(kms.generate_data_key, KeyId=key_id, KeySpec="AES_256", GrantTokens=["token-1"]) == (
+        "InvalidGrantTokenException",
+        "The grant token is invalid.",
+        400,
+    )
 
 
 @pytest.mark.parametrize("count", [1, 32, 1024])

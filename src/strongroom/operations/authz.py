@@ -4,16 +4,51 @@ them (``LazyContext``), and asks the authorizer."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from strongroom.domain.grants import ChildGrant, grant_id_from_token
 from strongroom.domain.ids import alias_arn
 from strongroom.domain.keys import KmsKey
 from strongroom.domain.policy import ContextValue
+from strongroom.errors import AccessDeniedException, InvalidGrantTokenException
 from strongroom.operations.context import RequestContext, Services
 from strongroom.service.authorization import LazyContext
 
-__all__ = ["authorize_account_action", "authorize_alias", "authorize_key"]
+__all__ = [
+    "CROSS_ACCOUNT_OPERATIONS",
+    "authorize_account_action",
+    "authorize_alias",
+    "authorize_key",
+    "identity_permits",
+]
+
+# The operations AWS KMS lets a principal of another account perform on a key ("Cross-account use: Yes" in
+# the API reference). Any other operation on another account's key is denied whatever the policies say.
+CROSS_ACCOUNT_OPERATIONS = frozenset(
+    {
+        "CreateGrant",
+        "Decrypt",
+        "DeriveSharedSecret",
+        "DescribeKey",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListGrants",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "RetireGrant",
+        "RevokeGrant",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
 
 
 def _common(ctx: RequestContext, svc: Services) -> dict[str, ContextValue]:
@@ -61,7 +96,16 @@ def authorize_key(
     identifier: str | None = None,
     encryption_context: Mapping[str, str] | None = None,
     extra: Mapping[str, ContextValue] | None = None,
+    grant_tokens: Sequence[str] | None = None,
+    child_grant: ChildGrant | None = None,
 ) -> None:
+    grant_ids = grant_ids_of(grant_tokens)
+    if key.account_id != ctx.principal.account_id and operation not in CROSS_ACCOUNT_OPERATIONS:
+        raise AccessDeniedException(
+            f"User: {ctx.principal.arn} is not authorized to perform: kms:{operation} on resource: "
+            f"{key.arn} because no resource-based policy allows the kms:{operation} action"
+        )
+
     def build() -> dict[str, ContextValue]:
         values = _common(ctx, svc)
         values.update(_key_values(key, svc))
@@ -77,8 +121,25 @@ def authorize_key(
         return values
 
     svc.auth.authorize_key(
-        ctx.principal, "kms:" + operation, key, LazyContext(build), encryption_context=encryption_context
+        ctx.principal,
+        "kms:" + operation,
+        key,
+        LazyContext(build),
+        encryption_context=encryption_context,
+        grant_ids=grant_ids,
+        child_grant=child_grant,
     )
+
+
+def grant_ids_of(tokens: Sequence[str] | None) -> list[str]:
+    """Grant ids named by grant tokens; InvalidGrantTokenException for a token that is not one of ours."""
+    ids = []
+    for token in tokens or ():
+        grant_id = grant_id_from_token(token)
+        if grant_id is None:
+            raise InvalidGrantTokenException("The grant token is invalid.")
+        ids.append(grant_id)
+    return ids
 
 
 def authorize_account_action(
@@ -93,6 +154,14 @@ def authorize_account_action(
         return values
 
     svc.auth.authorize_identity(ctx.principal, "kms:" + operation, "*", LazyContext(build))
+
+
+def identity_permits(ctx: RequestContext, svc: Services, operation: str, resource: str) -> bool:
+    """Whether the caller's identity policies allow ``operation`` on ``resource``, without raising for a
+    mere lack of Allow (RetireGrant's delegation); an explicit Deny still raises AccessDeniedException."""
+    return svc.auth.identity_permits(
+        ctx.principal, "kms:" + operation, resource, LazyContext(lambda: _common(ctx, svc))
+    )
 
 
 def authorize_alias(ctx: RequestContext, svc: Services, operation: str, alias_name: str) -> None:

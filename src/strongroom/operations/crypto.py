@@ -60,6 +60,7 @@ def _encryption_key(
     context: dict[str, str] | None,
     action: str | None = None,
     extra: dict[str, ContextValue] | None = None,
+    grant_tokens: list[str] | None = None,
 ) -> KmsKey:
     key = svc.keys.resolve(ctx.principal, identifier)
     authorize_key(
@@ -70,6 +71,7 @@ def _encryption_key(
         identifier=identifier,
         encryption_context=context or {},
         extra=extra,
+        grant_tokens=grant_tokens,
     )
     key.require_usage(_ENCRYPT_DECRYPT, operation)
     key.require_usable()
@@ -88,7 +90,14 @@ def _new_data_key(
     ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
 ) -> tuple[KmsKey, bytes, bytes]:
     length = _data_key_length(params)
-    key = _encryption_key(ctx, svc, params["KeyId"], operation, params.get("EncryptionContext"))
+    key = _encryption_key(
+        ctx,
+        svc,
+        params["KeyId"],
+        operation,
+        params.get("EncryptionContext"),
+        grant_tokens=params.get("GrantTokens"),
+    )
     if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise InvalidKeyUsageException("You cannot generate a data key with an asymmetric CMK")
     context_aad = canonical_encryption_context(params.get("EncryptionContext"))
@@ -124,6 +133,7 @@ def encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[
         "Encrypt",
         params.get("EncryptionContext"),
         extra={"kms:EncryptionAlgorithm": algorithm},
+        grant_tokens=params.get("GrantTokens"),
     )
     require_symmetric_algorithm(key, params.get("EncryptionAlgorithm"))
     context_aad = canonical_encryption_context(params.get("EncryptionContext"))
@@ -141,6 +151,7 @@ def _open(
     algorithm: str | None,
     operation: str,
     dry_run_ignores_ciphertext: bool,
+    grant_tokens: list[str] | None,
 ) -> tuple[KmsKey, bytes | None, str | None]:
     """Decrypt a symmetric blob; returns the key, the plaintext and the material id used.
 
@@ -157,7 +168,14 @@ def _open(
                 "constraint: Member must not be null"
             )
         authorize_key(
-            ctx, svc, named, action, identifier=key_id, encryption_context=context or {}, extra=auth_extra
+            ctx,
+            svc,
+            named,
+            action,
+            identifier=key_id,
+            encryption_context=context or {},
+            extra=auth_extra,
+            grant_tokens=grant_tokens,
         )
         named.require_usage(_ENCRYPT_DECRYPT, operation)
         named.require_usable()
@@ -174,7 +192,14 @@ def _open(
     if key is None:
         raise InvalidCiphertextException()
     authorize_key(
-        ctx, svc, key, action, identifier=key_id, encryption_context=context or {}, extra=auth_extra
+        ctx,
+        svc,
+        key,
+        action,
+        identifier=key_id,
+        encryption_context=context or {},
+        extra=auth_extra,
+        grant_tokens=grant_tokens,
     )
     key.require_usage(_ENCRYPT_DECRYPT, operation)
     key.require_usable()
@@ -201,6 +226,7 @@ def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[
         params.get("EncryptionAlgorithm"),
         "Decrypt",
         _ignores_ciphertext(params),
+        params.get("GrantTokens"),
     )
     check_dry_run(params)
     assert plaintext is not None
@@ -220,6 +246,7 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
         params.get("SourceEncryptionAlgorithm"),
         "ReEncrypt",
         _ignores_ciphertext(params),
+        params.get("GrantTokens"),
     )
     destination_context = params.get("DestinationEncryptionContext")
     destination = _encryption_key(
@@ -233,6 +260,7 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
             "kms:EncryptionAlgorithm": params.get("DestinationEncryptionAlgorithm") or "SYMMETRIC_DEFAULT",
             "kms:ReEncryptOnSameKey": source.arn == _resolved_arn(ctx, svc, params["DestinationKeyId"]),
         },
+        grant_tokens=params.get("GrantTokens"),
     )
     require_symmetric_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
     context_aad = canonical_encryption_context(destination_context)

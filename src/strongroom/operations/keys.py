@@ -111,7 +111,9 @@ def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
 
 def describe_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"])
-    authorize_key(ctx, svc, key, "DescribeKey", identifier=params["KeyId"])
+    authorize_key(
+        ctx, svc, key, "DescribeKey", identifier=params["KeyId"], grant_tokens=params.get("GrantTokens")
+    )
     return {"KeyMetadata": key_metadata(key)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from strongroom.operations import aliases, crypto, keys, policies, tags
+from strongroom.operations import aliases, crypto, grants, keys, policies, tags
 from strongroom.operations.context import Handler
 
 __all__ = ["OPERATIONS"]
@@ -36,6 +36,12 @@ OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
         "GetKeyPolicy": policies.get_key_policy,
         "PutKeyPolicy": policies.put_key_policy,
         "ListKeyPolicies": policies.list_key_policies,
+        # grants
+        "CreateGrant": grants.create_grant,
+        "ListGrants": grants.list_grants,
+        "ListRetirableGrants": grants.list_retirable_grants,
+        "RetireGrant": grants.retire_grant,
+        "RevokeGrant": grants.revoke_grant,
         # tags
         "TagResource": tags.tag_resource,
         "UntagResource": tags.untag_resource,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from strongroom.clock import Clock
-from strongroom.domain.grants import Grant
+from strongroom.domain.grants import ChildGrant, Grant
 from strongroom.domain.key_policy import default_key_policy
 from strongroom.domain.keys import KmsKey
 from strongroom.domain.policy import (
@@ -37,7 +37,7 @@ from strongroom.storage.base import Change, ChangeKind, MetadataStore
 
 __all__ = ["Authorizer", "LazyContext"]
 
-_CONSTRAINT_FREE_OPERATIONS = frozenset({"DescribeKey", "RetireGrant", "GetPublicKey", "CreateGrant"})
+_CONSTRAINT_FREE_OPERATIONS = frozenset({"DescribeKey", "RetireGrant", "GetPublicKey"})
 
 
 class LazyContext(Mapping[str, ContextValue]):
@@ -128,9 +128,13 @@ class Authorizer:
         *,
         encryption_context: Mapping[str, str] | None = None,
         key_policy: Policy | None = None,
+        grant_ids: Sequence[str] = (),
+        child_grant: ChildGrant | None = None,
     ) -> None:
         """Raise AccessDeniedException unless ``principal`` may perform ``action`` (``kms:Encrypt``) on
-        ``key``; ``key_policy`` overrides the stored one (the lockout check of a policy being set)."""
+        ``key``; ``key_policy`` overrides the stored one (the lockout check of a policy being set).
+        ``child_grant`` is the grant a CreateGrant request would create: a grant that gives CreateGrant
+        allows only children with a subset of its operations and constraints at least as strict."""
         request = AuthorizationRequest(principal.arn, principal.account_id, action, key.arn, context)
         verdict = evaluate_policy(key_policy or self.key_policy(key), request)
         if verdict.explicit_deny:
@@ -142,7 +146,7 @@ class Authorizer:
             return
         if verdict.allowed_via_account and identity_allows:
             return
-        if self._grant_allows(principal.arn, action, key, encryption_context):
+        if self._grant_allows(principal.arn, action, key, encryption_context, grant_ids, child_grant):
             return
         if verdict.allowed or verdict.allowed_via_account:
             raise _denied(
@@ -156,16 +160,23 @@ class Authorizer:
         self, principal: Principal, action: str, resource: str, context: Mapping[str, ContextValue]
     ) -> None:
         """For actions governed by IAM policies alone (account-level actions, the alias of alias actions)."""
-        if is_root(principal.arn):
-            return
-        request = AuthorizationRequest(principal.arn, principal.account_id, action, resource, context)
-        if not self._identity_allows(principal.arn, request, action, resource):
+        if not self.identity_permits(principal, action, resource, context):
             raise _denied(
                 principal.arn,
                 action,
                 resource,
                 f"because no identity-based policy allows the {action} action",
             )
+
+    def identity_permits(
+        self, principal: Principal, action: str, resource: str, context: Mapping[str, ContextValue]
+    ) -> bool:
+        """Whether the caller's identity policies allow ``action`` on ``resource`` (the account root's
+        always do); AccessDeniedException if one of them explicitly denies it."""
+        if is_root(principal.arn):
+            return True
+        request = AuthorizationRequest(principal.arn, principal.account_id, action, resource, context)
+        return self._identity_allows(principal.arn, request, action, resource)
 
     def _identity_allows(
         self, principal_arn: str, request: AuthorizationRequest, action: str, resource: str
@@ -181,11 +192,31 @@ class Authorizer:
         return allowed
 
     def _grant_allows(
-        self, principal_arn: str, action: str, key: KmsKey, encryption_context: Mapping[str, str] | None
+        self,
+        principal_arn: str,
+        action: str,
+        key: KmsKey,
+        encryption_context: Mapping[str, str] | None,
+        grant_ids: Sequence[str],
+        child_grant: ChildGrant | None,
     ) -> bool:
+        """A grant naming the caller and the operation, whose constraints hold. Grants named by grant
+        tokens are read from the store directly: a token makes its grant usable at once, even before
+        this worker's cache has heard of it."""
         operation = action[4:]
-        for grant in self.grants(key):
+        candidates = list(self.grants(key))
+        known = {g.grant_id for g in candidates}
+        for grant_id in grant_ids:
+            if grant_id not in known:
+                grant = self._store.get_grant(grant_id)
+                if grant is not None and (grant.region, grant.key_id) == (key.region, key.key_id):
+                    candidates.append(grant)
+        for grant in candidates:
             if grant.grantee_principal != principal_arn or operation not in grant.operations:
+                continue
+            if child_grant is not None:
+                if grant.permits_child(child_grant):
+                    return True
                 continue
             if grant.constraints is None or operation in _CONSTRAINT_FREE_OPERATIONS:
                 return True

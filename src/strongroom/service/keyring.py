@@ -12,9 +12,10 @@ from __future__ import annotations
 from strongroom.clock import Clock, Random
 from strongroom.domain.aliases import Alias
 from strongroom.domain.ciphertext import MaterialCipher
+from strongroom.domain.grants import Grant
 from strongroom.domain.ids import KeyRef, RefKind, alias_arn, key_arn, parse_key_identifier
 from strongroom.domain.keys import KeyMaterial, KmsKey
-from strongroom.errors import AccessDeniedException, InvalidArnException, NotFoundException
+from strongroom.errors import InvalidArnException, NotFoundException
 from strongroom.keystore.base import RootOfTrust
 from strongroom.storage.base import Change, ChangeKind, MetadataStore, WrappedMaterial
 
@@ -84,11 +85,6 @@ class KeyRepository:
         key = self.find(principal.region, key_id)
         if key is None or key.account_id != account:
             raise NotFoundException(f"Key '{key_arn(principal.region, account, key_id)}' does not exist")
-        if key.account_id != principal.account_id:
-            # Cross-account use needs a key policy that allows it; policies arrive with authorization.
-            raise AccessDeniedException(
-                f"User: {principal.arn} is not authorized to perform this operation on resource: {key.arn}"
-            )
         return key
 
     def find(self, region: str, key_id: str) -> KmsKey | None:
@@ -216,6 +212,25 @@ class KeyRepository:
 
     def principal_exists(self, arn: str) -> bool:
         return self._store.get_principal_by_arn(arn) is not None
+
+    # -- grants ---------------------------------------------------------------------------------------
+    def grants_of(self, key: KmsKey) -> list[Grant]:
+        return self._store.list_grants(key.region, key.key_id)
+
+    def grants_named(self, key: KmsKey, name: str) -> list[Grant]:
+        return self._store.find_grant_by_name(key.region, key.key_id, name)
+
+    def retirable_grants(self, retiring_principal: str) -> list[Grant]:
+        return self._store.list_retirable_grants(retiring_principal)
+
+    def get_grant(self, grant_id: str) -> Grant | None:
+        return self._store.get_grant(grant_id)
+
+    def insert_grant(self, grant: Grant) -> None:
+        self._store.insert_grant(grant)
+
+    def delete_grant(self, grant_id: str) -> bool:
+        return self._store.delete_grant(grant_id)
 
     def count_aliases(self, key: KmsKey) -> int:
         return self._store.count_aliases(key.region, key.key_id)
