@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from strongroom import __version__
+from strongroom.cli.iam import iam
 from strongroom.cli.serve import serve
 
 __all__ = ["cli", "main"]
@@ -17,6 +18,7 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(iam)
 
 
 def main() -> None:

@@ -80,6 +80,7 @@ class KmsApplication:
         client: str,
         request_id: str,
     ) -> dict[str, Any] | None:
+        self._coordinator.refresh()  # before authenticating: a deleted access key must fail at once
         caller = self._verifier.authenticate(method, path, query, headers, body)
         target = headers.get("x-amz-target") or ""
         operation = target[len(_TARGET_PREFIX) :] if target.startswith(_TARGET_PREFIX) else ""
@@ -97,7 +98,6 @@ class KmsApplication:
         if not isinstance(raw, dict):
             raise SerializationException("Request body must be a JSON object")
         params = self._validator.validate(operation, raw)
-        self._coordinator.refresh()
         context = RequestContext(
             request_id=request_id,
             operation=operation,
