@@ -483,3 +483,21 @@ def test_ciphertext_encodings_do_not_matter_to_authorization(server: RunningServ
     own = kms.encrypt(KeyId=other["KeyId"], Plaintext=b"secret")["CiphertextBlob"]
     assert user.client.decrypt(CiphertextBlob=own)["Plaintext"] == b"secret"
     assert base64.b64encode(own)  # a real blob
+
+
+def test_bypass_of_the_lockout_check_can_be_denied(server: RunningServer, kms: Any) -> None:
+    """kms:BypassPolicyLockoutSafetyCheck: AWS's recommended guard on CreateKey and PutKeyPolicy."""
+    bypass = {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}}
+    user = make_identity(
+        server,
+        allow(["kms:CreateKey", "kms:PutKeyPolicy"]),
+        deny(["kms:CreateKey", "kms:PutKeyPolicy"], Condition=bypass),
+    )
+    key = new_key(kms)
+    mine = key_policy({"Effect": "Allow", "Principal": {"AWS": user.arn}, "Action": "kms:*", "Resource": "*"})
+    user.client.put_key_policy(KeyId=key["KeyId"], Policy=mine)
+    assert denied(
+        user.client.put_key_policy, KeyId=key["KeyId"], Policy=mine, BypassPolicyLockoutSafetyCheck=True
+    ).endswith("with an explicit deny in an identity-based policy")
+    user.client.create_key(Policy=mine)
+    denied(user.client.create_key, Policy=mine, BypassPolicyLockoutSafetyCheck=True)

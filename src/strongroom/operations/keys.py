@@ -97,6 +97,7 @@ def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
             "kms:KeyUsage": usage.value,
             "kms:KeyOrigin": origin.value,
             "kms:MultiRegion": multi_region,
+            "kms:BypassPolicyLockoutSafetyCheck": bool(params.get("BypassPolicyLockoutSafetyCheck")),
             **tag_context(params.get("Tags")),
         },
     )

@@ -59,11 +59,10 @@ def get_key_policy(ctx: RequestContext, svc: Services, params: dict[str, Any]) -
 
 def put_key_policy(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
-    authorize_key(ctx, svc, key, "PutKeyPolicy")
+    bypass = bool(params.get("BypassPolicyLockoutSafetyCheck"))
+    authorize_key(ctx, svc, key, "PutKeyPolicy", extra={"kms:BypassPolicyLockoutSafetyCheck": bypass})
     _policy_name(params)
-    text = checked_key_policy(
-        ctx, svc, key, params["Policy"], bool(params.get("BypassPolicyLockoutSafetyCheck"))
-    )
+    text = checked_key_policy(ctx, svc, key, params["Policy"], bypass)
     svc.keys.put_key_policy(key, text)
 
 
