@@ -32,7 +32,9 @@ USE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "
 
 @pytest.fixture
 def user_b(server: RunningServer) -> Identity:
-    return make_identity(server, allow(USE + ["kms:CreateGrant", "kms:DisableKey", "kms:ListKeys"]), account_id=ACCOUNT_B)
+    return make_identity(
+        server, allow(USE + ["kms:CreateGrant", "kms:DisableKey", "kms:ListKeys"]), account_id=ACCOUNT_B
+    )
 
 
 def test_both_policies_allow(kms: Any, user_b: Identity) -> None:

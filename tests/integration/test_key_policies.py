@@ -501,3 +501,18 @@ def test_bypass_of_the_lockout_check_can_be_denied(server: RunningServer, kms: A
     ).endswith("with an explicit deny in an identity-based policy")
     user.client.create_key(Policy=mine)
     denied(user.client.create_key, Policy=mine, BypassPolicyLockoutSafetyCheck=True)
+
+
+def test_resource_aliases_follow_alias_changes(server: RunningServer, kms: Any) -> None:
+    """kms:ResourceAliases is cached per key; every alias change must show in the next decision."""
+    key, other = new_key(kms), new_key(kms)
+    condition = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/team-blue"}}
+    user = make_identity(server, allow("kms:Encrypt", Condition=condition))
+    denied(user.client.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    kms.create_alias(AliasName="alias/team-blue", TargetKeyId=key["KeyId"])
+    user.client.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    kms.update_alias(AliasName="alias/team-blue", TargetKeyId=other["KeyId"])
+    denied(user.client.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    user.client.encrypt(KeyId=other["KeyId"], Plaintext=b"x")
+    kms.delete_alias(AliasName="alias/team-blue")
+    denied(user.client.encrypt, KeyId=other["KeyId"], Plaintext=b"x")

@@ -17,7 +17,7 @@ Compiled policies and grants are cached per worker and evicted through the chang
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence
 
 from strongroom.clock import Clock
 from strongroom.domain.grants import ChildGrant, Grant
@@ -62,6 +62,10 @@ class LazyContext(Mapping[str, ContextValue]):
 
     def __len__(self) -> int:
         return len(self._resolved())
+
+    def items(self) -> ItemsView[str, ContextValue]:
+        # The dict's own view: Mapping's generic one would go through __getitem__ for every key.
+        return self._resolved().items()
 
 
 def is_root(principal_arn: str) -> bool:

@@ -50,6 +50,7 @@ class KeyRepository:
         self._keys: dict[tuple[str, str], KmsKey] = {}
         self._ciphers: dict[tuple[str, str, int], MaterialCipher] = {}
         self._aliases: dict[tuple[str, str, str], str] = {}
+        self._alias_names: dict[tuple[str, str], tuple[str, ...]] = {}
 
     # -- cache maintenance -------------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
@@ -60,11 +61,14 @@ class KeyRepository:
         elif change.kind is ChangeKind.ALIAS:
             for alias in [a for a in self._aliases if a[1] == change.region and a[2] == change.name]:
                 del self._aliases[alias]
+            # The change names the alias, not the keys it left or joined: forget every key's list.
+            self._alias_names.clear()
 
     def flush(self) -> None:
         self._keys.clear()
         self._ciphers.clear()
         self._aliases.clear()
+        self._alias_names.clear()
 
     # -- resolution ----------------------------------------------------------------------------------
     def resolve(self, principal: Principal, identifier: str, *, allow_alias: bool = True) -> KmsKey:
@@ -187,14 +191,17 @@ class KeyRepository:
         return self._store.get_alias(principal.account_id, principal.region, name)
 
     def insert_alias(self, alias: Alias) -> bool:
+        self._alias_names.clear()
         return self._store.insert_alias(alias)
 
     def update_alias(self, alias: Alias) -> None:
         self._store.update_alias(alias)
         self._aliases.pop((alias.account_id, alias.region, alias.name), None)
+        self._alias_names.clear()
 
     def delete_alias(self, principal: Principal, name: str) -> bool:
         self._aliases.pop((principal.account_id, principal.region, name), None)
+        self._alias_names.clear()
         return self._store.delete_alias(principal.account_id, principal.region, name)
 
     def list_aliases(
@@ -204,8 +211,15 @@ class KeyRepository:
         return self._store.list_aliases(principal.account_id, principal.region, key_id, after, limit)
 
     def alias_names(self, key: KmsKey) -> list[str]:
-        """The key's alias names (for ``kms:ResourceAliases``); read only when a policy condition asks."""
-        return [a.name for a in self._store.list_aliases(key.account_id, key.region, key.key_id, None, 1000)]
+        """The key's alias names (for ``kms:ResourceAliases``), cached until an alias changes."""
+        cached = self._alias_names.get((key.region, key.key_id))
+        if cached is None:
+            aliases = self._store.list_aliases(key.account_id, key.region, key.key_id, None, 1000)
+            cached = tuple(a.name for a in aliases)
+            if len(self._alias_names) > _MAX_CACHED:
+                self._alias_names.clear()
+            self._alias_names[(key.region, key.key_id)] = cached
+        return list(cached)
 
     def put_key_policy(self, key: KmsKey, document: str) -> None:
         self._store.put_key_policy(key.region, key.key_id, document)
