@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object per line instead of a table",
     )
+    add(
+        "--as-iam-user",
+        action="store_true",
+        help="spawned mode: sign as an IAM user whose identity policy allows GenerateDataKey on the key, "
+        "instead of the account root (the full authorization path)",
+    )
     add("--startup-timeout", type=float, default=30.0, help="seconds to wait for the port [30]")
     add("--stall-timeout", type=float, default=30.0, help="abort a phase after N idle seconds [30]")
     add(
@@ -117,6 +123,8 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         for option in ("key_id", "server_pid"):
             if getattr(args, option) is not None:
                 parser.error(f"--{option.replace('_', '-')} only makes sense with --endpoint")
+    if args.endpoint and args.as_iam_user:
+        parser.error("--as-iam-user only makes sense in spawned mode")
     if args.warmup < 0:
         parser.error("--warmup must be >= 0")
     values = {field.name: getattr(args, field.name) for field in fields(Settings) if field.name != "account"}

@@ -13,7 +13,7 @@ from .common import EXIT_OK, EXIT_RUN_FAILED, EXIT_SETUP_FAILED, SetupError, log
 from .driver import LoadGenerator, PhaseResult
 from .procstat import read_proc_stat
 from .report import MachineInfo, Record, RunInfo, summarise
-from .server import SpawnedServer, admin_account
+from .server import SpawnedServer, admin_account, iam_user_account
 from .signing import Account, RequestPool, Target, create_symmetric_key
 
 Emit = Callable[[Record], None]
@@ -37,6 +37,7 @@ class Settings:
     startup_timeout: float
     stall_timeout: float
     server_args: list[str]
+    as_iam_user: bool
 
     def run_info(self, workers: int | None, machine: MachineInfo) -> RunInfo:
         """The unmeasured facts recorded for a run against a server with ``workers`` workers."""
@@ -88,7 +89,11 @@ def run_spawned(settings: Settings, machine: MachineInfo, emit: Emit) -> int:
             server.start()
             key_id = create_symmetric_key(server.endpoint, account)
             log(f"{server.tag} created key {key_id}")
-            target = Target.parse(server.endpoint, account, key_id)
+            signer = account
+            if settings.as_iam_user:
+                signer = iam_user_account(server.data_dir, settings.region, key_id)
+                log(f"{server.tag} signing as IAM user {signer.access_key} (identity policy evaluated)")
+            target = Target.parse(server.endpoint, signer, key_id)
             record = benchmark_target(settings, target, settings.run_info(workers, machine), server.pid)
             if not server.alive():
                 record["failed"] = True

@@ -7,6 +7,7 @@ grace period) and deletes the temporary directory.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -55,6 +56,39 @@ def admin_account(region: str) -> Account:
     alphabet = string.ascii_letters + string.digits + "+/"
     secret = "".join(secrets.choice(alphabet) for _ in range(40))
     return Account(region=region, access_key=ADMIN_ACCESS_KEY_ID, secret_key=secret)
+
+
+def iam_user_account(data_dir: Path, region: str, key_id: str) -> Account:
+    """An IAM user allowed only GenerateDataKey on ``key_id`` by its identity policy, made with
+    ``strongroom iam`` on the server's data dir (the server picks it up without a restart).
+
+    Requests signed as this user take the full authorization path: the key policy delegates to IAM, so
+    the user's identity policy is evaluated too, which the account root skips."""
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "kms:GenerateDataKey",
+                    "Resource": f"arn:aws:kms:{region}:*:key/{key_id}",
+                }
+            ],
+        }
+    )
+    base = [*strongroom_command(), "iam"]
+    location = ["--data-dir", str(data_dir)]
+
+    def iam(*args: str) -> str:
+        done = subprocess.run([*base, *args, *location], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise SetupError(f"strongroom iam {args[0]} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    iam("create-user", "--user-name", "bench")
+    iam("put-user-policy", "--user-name", "bench", "--policy-name", "gdk", "--policy-document", policy)
+    created = json.loads(iam("create-access-key", "--user-name", "bench"))["AccessKey"]
+    return Account(region=region, access_key=created["AccessKeyId"], secret_key=created["SecretAccessKey"])
 
 
 def file_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
