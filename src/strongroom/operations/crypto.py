@@ -16,6 +16,7 @@ from strongroom.errors import (
     IncorrectKeyException,
     InvalidCiphertextException,
     InvalidKeyUsageException,
+    KmsError,
     KMSInternalException,
     UnsupportedOperationException,
     ValidationException,
@@ -152,6 +153,7 @@ def _open(
     operation: str,
     dry_run_ignores_ciphertext: bool,
     grant_tokens: list[str] | None,
+    destination: str | None = None,
 ) -> tuple[KmsKey, bytes | None, str | None]:
     """Decrypt a symmetric blob; returns the key, the plaintext and the material id used.
 
@@ -167,6 +169,8 @@ def _open(
                 f"1 validation error detected: Value null at '{field}' failed to satisfy "
                 "constraint: Member must not be null"
             )
+        if destination is not None:
+            auth_extra["kms:ReEncryptOnSameKey"] = _same_key(ctx, svc, named, destination)
         authorize_key(
             ctx,
             svc,
@@ -191,6 +195,8 @@ def _open(
     key = named or svc.keys.find(ctx.principal.region, header.key_id)
     if key is None:
         raise InvalidCiphertextException()
+    if destination is not None:
+        auth_extra["kms:ReEncryptOnSameKey"] = _same_key(ctx, svc, key, destination)
     authorize_key(
         ctx,
         svc,
@@ -247,6 +253,7 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
         "ReEncrypt",
         _ignores_ciphertext(params),
         params.get("GrantTokens"),
+        destination=params["DestinationKeyId"],
     )
     destination_context = params.get("DestinationEncryptionContext")
     destination = _encryption_key(
@@ -282,6 +289,15 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
 
 def _resolved_arn(ctx: RequestContext, svc: Services, identifier: str) -> str:
     return svc.keys.resolve(ctx.principal, identifier).arn
+
+
+def _same_key(ctx: RequestContext, svc: Services, source: KmsKey, destination: str) -> bool:
+    """``kms:ReEncryptOnSameKey`` for the ReEncryptFrom check. A destination that does not resolve is
+    not the same key; its own error comes when the destination is checked."""
+    try:
+        return _resolved_arn(ctx, svc, destination) == source.arn
+    except KmsError:
+        return False
 
 
 def generate_random(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:

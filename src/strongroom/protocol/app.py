@@ -151,7 +151,7 @@ class KmsApplication:
             status, response_headers, payload = self.too_large()
         else:
             status, response_headers, payload = self.handle(
-                scope.method, scope.path, scope.query_string, headers, body, scope.client
+                scope.method, scope.path, scope.query_string, headers, body, _host_of(scope.client)
             )
         proto.response_bytes(status, response_headers, payload)
 
@@ -211,3 +211,9 @@ async def _read_bounded(proto: Any) -> bytes | None:
         if size <= MAX_BODY_BYTES:
             chunks.append(chunk)
     return b"".join(chunks) if size <= MAX_BODY_BYTES else None
+
+
+def _host_of(peer: str) -> str:
+    """granian gives the peer as ``host:port`` (``[v6]:port`` or ``v6:port``); aws:SourceIp wants the host."""
+    host = peer.rsplit(":", 1)[0] if ":" in peer else peer
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
