@@ -97,6 +97,7 @@ def _new_data_key(
         params["KeyId"],
         operation,
         params.get("EncryptionContext"),
+        extra={"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"},  # data keys always use it (DG)
         grant_tokens=params.get("GrantTokens"),
     )
     if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
