@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from strongroom.cli.iam import open_admin
 from strongroom.domain.identities import PrincipalKind
-from tests.conftest import ACCOUNT_ID, RunningServer
+from tests.conftest import ACCOUNT_ID, RunningServer, aws_error
 
-__all__ = ["ALLOW_ALL", "Identity", "allow", "deny", "key_policy", "make_identity", "statement"]
+__all__ = ["ALLOW_ALL", "Identity", "allow", "deny", "denied", "key_policy", "make_identity", "statement"]
 
 ACCOUNT_B = "444455556666"
 ALLOW_ALL: dict[str, Any] = {
@@ -84,3 +85,10 @@ def make_identity(
 def set_identity_policy(server: RunningServer, who: Identity, *statements: dict) -> None:
     with open_admin(server.data_dir, who.account_id) as admin:
         admin.put_policy(who.kind, who.name, "test", json.dumps(policy(*statements)))
+
+
+def denied(call: Callable[..., Any], **kwargs: Any) -> str:
+    """The message of the AccessDeniedException (HTTP 400) that the call must get."""
+    code, message, status = aws_error(call, **kwargs)
+    assert (code, status) == ("AccessDeniedException", 400), message
+    return message

@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import ACCOUNT_ID, RunningServer, aws_error
-from tests.integration.identities import ACCOUNT_B, Identity, allow, key_policy, make_identity
+from tests.integration.identities import ACCOUNT_B, Identity, allow, denied, key_policy, make_identity
 
 ROOT_B = f"arn:aws:iam::{ACCOUNT_B}:root"
-
-
-def denied(call: Any, **kwargs: Any) -> str:
-    code, message, status = aws_error(call, **kwargs)
-    assert (code, status) == ("AccessDeniedException", 400), message
-    return message
 
 
 def shared_key(kms: Any, principal: str, actions: list[str]) -> dict[str, Any]:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import ACCOUNT_ID, RunningServer, aws_error
-from tests.integration.identities import Identity, allow, make_identity
+from tests.integration.identities import Identity, allow, denied, make_identity
 
 ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
-
-
-def denied(call: Callable[..., Any], **kwargs: Any) -> str:
-    code, message, status = aws_error(call, **kwargs)
-    assert (code, status) == ("AccessDeniedException", 400), message
-    return message
 
 
 @pytest.fixture

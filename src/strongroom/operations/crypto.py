@@ -162,7 +162,25 @@ def _open(
     is IncorrectKeyException, checked before usage and state (digest 2.5)."""
     named = svc.keys.resolve(ctx.principal, key_id) if key_id is not None else None
     action = "Decrypt" if operation == "Decrypt" else "ReEncryptFrom"
-    auth_extra: dict[str, ContextValue] = {"kms:EncryptionAlgorithm": algorithm or "SYMMETRIC_DEFAULT"}
+
+    def admit(key: KmsKey) -> None:
+        """Authorize the source key, then check its usage and state (AWS's order)."""
+        extra: dict[str, ContextValue] = {"kms:EncryptionAlgorithm": algorithm or "SYMMETRIC_DEFAULT"}
+        if destination is not None:
+            extra["kms:ReEncryptOnSameKey"] = _same_key(ctx, svc, key, destination)
+        authorize_key(
+            ctx,
+            svc,
+            key,
+            action,
+            identifier=key_id,
+            encryption_context=context or {},
+            extra=extra,
+            grant_tokens=grant_tokens,
+        )
+        key.require_usage(_ENCRYPT_DECRYPT, operation)
+        key.require_usable()
+
     if dry_run_ignores_ciphertext:
         if named is None:
             field = "keyId" if operation == "Decrypt" else "sourceKeyId"
@@ -170,20 +188,7 @@ def _open(
                 f"1 validation error detected: Value null at '{field}' failed to satisfy "
                 "constraint: Member must not be null"
             )
-        if destination is not None:
-            auth_extra["kms:ReEncryptOnSameKey"] = _same_key(ctx, svc, named, destination)
-        authorize_key(
-            ctx,
-            svc,
-            named,
-            action,
-            identifier=key_id,
-            encryption_context=context or {},
-            extra=auth_extra,
-            grant_tokens=grant_tokens,
-        )
-        named.require_usage(_ENCRYPT_DECRYPT, operation)
-        named.require_usable()
+        admit(named)
         return named, None, None
     if blob is None:
         raise ValidationException(
@@ -196,20 +201,7 @@ def _open(
     key = named or svc.keys.find(ctx.principal.region, header.key_id)
     if key is None:
         raise InvalidCiphertextException()
-    if destination is not None:
-        auth_extra["kms:ReEncryptOnSameKey"] = _same_key(ctx, svc, key, destination)
-    authorize_key(
-        ctx,
-        svc,
-        key,
-        action,
-        identifier=key_id,
-        encryption_context=context or {},
-        extra=auth_extra,
-        grant_tokens=grant_tokens,
-    )
-    key.require_usage(_ENCRYPT_DECRYPT, operation)
-    key.require_usable()
+    admit(key)
     require_symmetric_algorithm(key, algorithm)
     cipher = svc.keys.cipher(key, header.material_version)
     if cipher is None:
