@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from strongroom.envelope.message import (
+    ContentType,
     EncryptedDataKey,
     Header,
     MessageFormatError,
     Suite,
-    frame_aad,
+    body_aad,
     frame_iv,
     parse_encryption_context,
     serialize_encryption_context,
@@ -36,10 +37,12 @@ def test_frame_iv_and_aad() -> None:
     assert frame_iv(1) == bytes(11) + b"\x01"
     assert frame_iv(0x01020304) == bytes(8) + b"\x01\x02\x03\x04"
     message_id = bytes(range(32))
-    assert frame_aad(message_id, 2, 4096, False) == (
+    assert body_aad(message_id, ContentType.FRAMED, 2, 4096, False) == (
         message_id + b"AWSKMSEncryptionClient Frame" + b"\x00\x00\x00\x02" + (4096).to_bytes(8, "big")
     )
-    assert frame_aad(message_id, 3, 7, True)[32:-12] == b"AWSKMSEncryptionClient Final Frame"
+    assert (
+        body_aad(message_id, ContentType.FRAMED, 3, 7, True)[32:-12] == b"AWSKMSEncryptionClient Final Frame"
+    )
 
 
 def test_header_round_trip_and_layout() -> None:
@@ -59,8 +62,8 @@ def test_header_round_trip_and_layout() -> None:
     assert parsed == header and offset == len(data)
     with pytest.raises(MessageFormatError, match="maximum"):
         Header.parse(data, max_encrypted_data_keys=0)
-    with pytest.raises(MessageFormatError, match="version 1"):
-        Header.parse(b"\x01" + data[1:])
+    with pytest.raises(MessageFormatError, match="not an AWS Encryption SDK message"):
+        Header.parse(b"\x01" + data[1:])  # version 1 needs the 0x80 type byte next
     with pytest.raises(MessageFormatError, match="suite"):
         Header.parse(b"\x02\x01\x78" + data[3:])
     with pytest.raises(MessageFormatError, match="truncated"):
