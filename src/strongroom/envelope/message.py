@@ -44,7 +44,7 @@ from typing import BinaryIO, Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from strongroom.envelope.errors import MessageFormatError
+from strongroom.envelope.errors import MessageFormatError, NotAllowedError
 from strongroom.envelope.suites import Suite
 
 __all__ = [
@@ -314,9 +314,7 @@ def _read_encrypted_data_keys(reader: Reader, maximum: int | None) -> tuple[Encr
     if count == 0:
         raise MessageFormatError("The message has no encrypted data keys.")
     if maximum is not None and count > maximum:
-        raise MessageFormatError(
-            f"The message has {count} encrypted data keys, more than the maximum of {maximum}."
-        )
+        raise NotAllowedError(f"The message has {count} encrypted data keys, over the maximum of {maximum}.")
     keys = []
     for _ in range(count):
         try:

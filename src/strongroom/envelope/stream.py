@@ -1,7 +1,9 @@
 """Encrypt and decrypt streams of any size in bounded memory: one frame at a time.
 
-Encryption reads one frame of plaintext ahead (to know which frame is the last), writes the header, each
-frame as it is sealed, and the signature. Memory is about two frames, whatever the input size.
+Encryption writes the header, then each frame as it is sealed, then the signature. Every full frame is a
+regular frame, and the final frame holds what is left: 0 to frame length - 1 bytes (the specification
+also allows a full final frame, but the AWS Encryption SDK for Python before 4.0 refuses one). Memory is
+about two frames, whatever the input size.
 
 Decryption checks, in order: the header's format and limits (version, suite, encrypted data key count,
 frame length), the expected encryption context pairs, the data key (KMS, strict or discovery), the key
@@ -139,19 +141,16 @@ def encrypt_stream(
 
     emit(header_bytes + aead.encrypt(bytes(IV_LENGTH), b"", header_bytes))
     sequence = 1
-    chunk = _read_up_to(source, frame_length)
     while True:
-        following = _read_up_to(source, frame_length) if len(chunk) == frame_length else b""
-        final = not following
+        chunk = _read_up_to(source, frame_length)
+        final = len(chunk) < frame_length  # a full frame is never final: older ESDKs refuse that
         iv = frame_iv(sequence)
-        sealed = aead.encrypt(
-            iv, chunk, body_aad(message_id, ContentType.FRAMED, sequence, len(chunk), final)
-        )
+        aad = body_aad(message_id, ContentType.FRAMED, sequence, len(chunk), final)
         if final:
             emit(struct.pack(">II", FINAL_FRAME_MARKER, sequence) + iv + struct.pack(">I", len(chunk)))
         else:
             emit(struct.pack(">I", sequence) + iv)
-        emit(sealed)
+        emit(aead.encrypt(iv, chunk, aad))
         if progress is not None:
             progress(len(chunk))
         if final:
@@ -159,7 +158,6 @@ def encrypt_stream(
         sequence += 1
         if sequence > MAX_FRAMES:
             raise EncryptionError("The input needs more than 2^32 - 2 frames: use a larger frame length.")
-        chunk = following
     if digest is not None and materials.signing_key is not None:
         signature = materials.signing_key.sign(digest.digest(), ec.ECDSA(Prehashed(suite.signature_hash)))
         sink.write(struct.pack(">H", len(signature)) + signature)
