@@ -25,7 +25,7 @@ cli.add_command(decrypt)
 
 
 def main() -> None:
-    cli()
+    cli(prog_name="strongroom")
 
 
 if __name__ == "__main__":
