@@ -290,7 +290,7 @@ def test_memory_stays_bounded_for_large_streams(kms: FakeKms, signed: bool, tmp_
     finally:
         tracemalloc.stop()
     assert sink.size == size
-    assert encrypt_peak < 2 * 1024 * 1024, encrypt_peak  # about two frames of 64 KiB
+    assert encrypt_peak < 4 * 1024 * 1024, encrypt_peak  # frames of 64 KiB, and 2 MiB queued to be hashed
     assert decrypt_peak < 12 * 1024 * 1024, decrypt_peak  # the spool keeps at most 4 MiB in memory
 
 

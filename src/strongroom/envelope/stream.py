@@ -24,6 +24,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
@@ -61,6 +62,7 @@ from strongroom.envelope.message import (
     derive_content_key,
     frame_iv,
 )
+from strongroom.envelope.signature_hash import SignatureHash
 from strongroom.envelope.suites import Suite
 
 __all__ = [
@@ -132,14 +134,33 @@ def encrypt_stream(
     except ValueError as error:  # an encryption context or EDK too large for the format
         raise EncryptionError(str(error)) from None
     aead = AESGCM(derive_content_key(suite, materials.data_key, message_id))
-    digest = suite.new_signature_hash() if suite.signed else None
+    with _signature_hash(suite) as digest:
 
-    def emit(data: bytes) -> None:
-        sink.write(data)
-        if digest is not None:
-            digest.update(data)
+        def emit(data: bytes) -> None:
+            sink.write(data)
+            if digest is not None:
+                digest.update(data)
 
-    emit(header_bytes + aead.encrypt(bytes(IV_LENGTH), b"", header_bytes))
+        emit(header_bytes + aead.encrypt(bytes(IV_LENGTH), b"", header_bytes))
+        _write_frames(aead, message_id, frame_length, source, emit, progress)
+        if digest is not None and materials.signing_key is not None:
+            signature = materials.signing_key.sign(digest.digest(), ec.ECDSA(Prehashed(suite.signature_hash)))
+            sink.write(struct.pack(">H", len(signature)) + signature)
+    return header
+
+
+def _signature_hash(suite: Suite) -> AbstractContextManager[SignatureHash | None]:
+    return SignatureHash(suite.new_signature_hash()) if suite.signed else nullcontext(None)
+
+
+def _write_frames(
+    aead: AESGCM,
+    message_id: bytes,
+    frame_length: int,
+    source: BinaryIO,
+    emit: Callable[[bytes], None],
+    progress: Progress | None,
+) -> None:
     sequence = 1
     while True:
         chunk = _read_up_to(source, frame_length)
@@ -154,14 +175,10 @@ def encrypt_stream(
         if progress is not None:
             progress(len(chunk))
         if final:
-            break
+            return
         sequence += 1
         if sequence > MAX_FRAMES:
             raise EncryptionError("The input needs more than 2^32 - 2 frames: use a larger frame length.")
-    if digest is not None and materials.signing_key is not None:
-        signature = materials.signing_key.sign(digest.digest(), ec.ECDSA(Prehashed(suite.signature_hash)))
-        sink.write(struct.pack(">H", len(signature)) + signature)
-    return header
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +211,32 @@ def decrypt_stream(
     """Decrypt the one message ``source`` holds into ``sink``; returns its header (and so its context)."""
     options = options or DecryptOptions()
     reader = Reader(source)
+    header, content_key, authenticated = _read_header(kms, reader, options)
+    two_pass = (header.suite.signed or header.content_type is ContentType.NON_FRAMED) and not (
+        options.release_unverified
+    )
+    with _signature_hash(header.suite) as digest:
+        if digest is not None:
+            digest.update(authenticated)
+            reader.taps.append(digest.update)
+        if not two_pass:
+            _decrypt_body(reader, header, content_key, sink, progress)
+            _finish(reader, header, digest)
+            return header
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+            reader.taps.append(spool.write)
+            _decrypt_body(reader, header, content_key, None, progress)
+            reader.taps.remove(spool.write)
+            _finish(reader, header, digest)
+            spool.seek(0)
+            _decrypt_body(Reader(spool), header, content_key, sink, None)  # type: ignore[arg-type]
+    return header
+
+
+def _read_header(kms: Any, reader: Reader, options: DecryptOptions) -> tuple[Header, bytes, bytes]:
+    """Read and check the header, get the data key from KMS and verify the header's authentication.
+
+    Returns the header, the content key and the header's bytes (with its authentication)."""
     with reader.recording() as recorded:
         header = Header.read(reader, options.max_encrypted_data_keys)
     header_body = b"".join(recorded)
@@ -210,25 +253,7 @@ def decrypt_stream(
         AESGCM(content_key).decrypt(iv, tag, header_body)
     except InvalidTag:
         raise AuthenticationError("The message header was tampered with (its tag does not verify).") from None
-    digest = header.suite.new_signature_hash() if header.suite.signed else None
-    if digest is not None:
-        digest.update(header_body + b"".join(auth))
-        reader.taps.append(digest.update)
-    two_pass = (header.suite.signed or header.content_type is ContentType.NON_FRAMED) and not (
-        options.release_unverified
-    )
-    if not two_pass:
-        _decrypt_body(reader, header, content_key, sink, progress)
-        _finish(reader, header, digest)
-        return header
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
-        reader.taps.append(spool.write)
-        _decrypt_body(reader, header, content_key, None, progress)
-        reader.taps.remove(spool.write)
-        _finish(reader, header, digest)
-        spool.seek(0)
-        _decrypt_body(Reader(spool), header, content_key, sink, None)  # type: ignore[arg-type]
-    return header
+    return header, content_key, header_body + b"".join(auth)
 
 
 def _check_acceptable(header: Header, options: DecryptOptions) -> None:
@@ -316,7 +341,7 @@ def _decrypt_non_framed(
         raise AuthenticationError("The message body was tampered with (its tag does not verify).") from None
 
 
-def _finish(reader: Reader, header: Header, digest: Any) -> None:
+def _finish(reader: Reader, header: Header, digest: SignatureHash | None) -> None:
     """Verify the footer's signature (signed suites) and that nothing follows the message."""
     if digest is not None:
         reader.taps.remove(digest.update)
