@@ -67,15 +67,11 @@ def run_measured(label: str, command: list[str], env: dict[str, str], stdout: Pa
 
     Linux counts the parent's resident set at the fork into the child's peak RSS, so this process keeps
     its own memory small (no large buffers, no botocore) for the children's peaks to be their own."""
-    out = open(stdout, "wb") if stdout is not None else subprocess.DEVNULL
-    try:
+    with open(stdout or os.devnull, "wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
-    finally:
-        if stdout is not None:
-            out.close()  # type: ignore[union-attr]
     process.returncode = os.waitstatus_to_exitcode(status)
     errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if process.returncode != 0:
@@ -116,7 +112,9 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, default=1024, help="input size in MiB [1024]")
     parser.add_argument("--frame-size", type=int, default=65536, help="strongroom's frame size [65536]")
     parser.add_argument("--skip-esdk", action="store_true", help="leave out the AWS Encryption SDK cases")
-    parser.add_argument("--dir", type=Path, help="where to write the files [a temporary directory]")
+    parser.add_argument(
+        "--dir", type=Path, help="where to write the files, e.g. /dev/shm to leave the disk out [$TMPDIR]"
+    )
     settings = parser.parse_args()
     size = settings.size_mib * 1024 * 1024
     scratch = Path(tempfile.mkdtemp(prefix="strongroom-envelope-bench-", dir=settings.dir))
@@ -124,6 +122,7 @@ def main() -> int:
     try:
         server.start()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+            "TMPDIR": str(scratch),  # where decryption to stdout spools the ciphertext
             "AWS_ACCESS_KEY_ID": server.account.access_key,
             "AWS_SECRET_ACCESS_KEY": server.account.secret_key,
             "AWS_DEFAULT_REGION": REGION,
@@ -136,7 +135,7 @@ def main() -> int:
         expected = sha256_of(source)
         results = run_cases(settings, env, key, scratch, source, expected)
         baseline = run_measured("baseline", [sys.executable, "-c", "import strongroom.cli.main"], env)
-        print_report(settings, size, results, baseline)
+        print_report(settings, size, results, baseline, scratch)
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -168,44 +167,53 @@ def run_cases(
             raise SystemExit(f"{label}: the output differs from the input")
 
     copied = scratch / "copied"
-    case("cp (the file system's cost of reading and writing the file)", ["cp", str(source), str(copied)], copied)
+    case("cp (what the file system costs)", ["cp", str(source), str(copied)], copied)
     copied.unlink()
     for signed in (True, False):
         tag = "signed 0x0578" if signed else "unsigned 0x0478"
         sealed, opened = scratch / f"sealed-{signed}", scratch / f"opened-{signed}"
         sign = [] if signed else ["--no-sign"]
-        case(f"strongroom encrypt, {tag}", [*strongroom, "encrypt", "--key", key, *frame, *sign, str(source),
-                                              "-o", str(sealed)], sealed)
-        case(f"strongroom decrypt, {tag}", [*strongroom, "decrypt", "--key", key, "--no-progress", str(sealed),
-                                              "-o", str(opened)], opened)
+        encrypt = [*strongroom, "encrypt", "--key", key, *frame, *sign, str(source), "-o", str(sealed)]
+        case(f"strongroom encrypt, {tag}", encrypt, sealed)
+        decrypt = [*strongroom, "decrypt", "--key", key, "--no-progress", str(sealed)]
+        case(f"strongroom decrypt, {tag}", [*decrypt, "-o", str(opened)], opened)
         opened.unlink()
         if signed:
             piped = scratch / "piped"
-            case(f"strongroom decrypt to stdout, {tag}", [*strongroom, "decrypt", "--key", key, "--no-progress",
-                                                          str(sealed), "-o", "-"], piped, stdout=piped)
+            case(f"strongroom decrypt to stdout, {tag}", [*decrypt, "-o", "-"], piped, stdout=piped)
             piped.unlink()
         sealed.unlink()
     if not settings.skip_esdk:
         sealed, opened = scratch / "esdk-sealed", scratch / "esdk-opened"
-        case("AWS Encryption SDK encrypt, 0x0578, 4 KiB frames",
-             [sys.executable, "-c", ESDK_SCRIPT, "e", key, str(source), str(sealed)], sealed)
-        case("AWS Encryption SDK decrypt, 0x0578, 4 KiB frames",
-             [sys.executable, "-c", ESDK_SCRIPT, "d", key, str(sealed), str(opened)], opened)
+        case(
+            "AWS Encryption SDK encrypt, 0x0578, 4 KiB frames",
+            [sys.executable, "-c", ESDK_SCRIPT, "e", key, str(source), str(sealed)],
+            sealed,
+        )
+        case(
+            "AWS Encryption SDK decrypt, 0x0578, 4 KiB frames",
+            [sys.executable, "-c", ESDK_SCRIPT, "d", key, str(sealed), str(opened)],
+            opened,
+        )
     return results
 
 
-def print_report(settings: argparse.Namespace, size: int, results: list[Measured], baseline: Measured) -> None:
+def print_report(
+    settings: argparse.Namespace, size: int, results: list[Measured], baseline: Measured, scratch: Path
+) -> None:
     aes = openssl_speed(["-evp", "aes-256-gcm"])
     sha = openssl_speed(["sha384"])
-    print(f"input: {settings.size_mib} MiB ({size / 1e6:,.0f} MB), strongroom frame size {settings.frame_size}")
-    print(f"{'case':<60} {'wall s':>7} {'MB/s':>7} {'CPU MB/s':>9} {'peak RSS MiB':>13} {'above baseline':>15}")
+    print(f"input: {settings.size_mib} MiB ({size / 1e6:,.0f} MB) in {scratch.parent}, ", end="")
+    print(f"strongroom frame size {settings.frame_size}")
+    columns = f"{'wall s':>7} {'MB/s':>7} {'CPU MB/s':>9} {'peak RSS MiB':>13} {'over baseline':>14}"
+    print(f"{'case':<50} {columns}")
     for row in results:
         rss = row.max_rss_kib / 1024
         print(
-            f"{row.label:<60} {row.wall:7.2f} {size / 1e6 / row.wall:7.0f} {size / 1e6 / row.cpu:9.0f} "
-            f"{rss:13.1f} {rss - baseline.max_rss_kib / 1024:15.1f}"
+            f"{row.label:<50} {row.wall:7.2f} {size / 1e6 / row.wall:7.0f} {size / 1e6 / row.cpu:9.0f} "
+            f"{rss:13.1f} {rss - baseline.max_rss_kib / 1024:14.1f}"
         )
-    print(f"baseline (python -c 'import strongroom.cli.main'): peak RSS {baseline.max_rss_kib / 1024:.1f} MiB")
+    print(f"baseline, python -c 'import strongroom.cli.main': peak RSS {baseline.max_rss_kib / 1024:.1f} MiB")
     if aes is not None:
         print(f"ceiling, openssl speed -evp aes-256-gcm (64 KiB blocks, one core): {aes:,.0f} MB/s")
     if sha is not None:
