@@ -15,6 +15,8 @@ and peak RSS. Each output is checked against the input (outside the timing). The
 - ``strongroom decrypt`` of the signed file to stdout (nothing is released before the signature verifies:
   the ciphertext is verified while spooled to a temporary file, then decrypted from it);
 - ``cp`` of the file, for what the file system alone costs on this machine;
+- the library alone (``encrypt_stream`` from a generated source, ``decrypt_stream`` of a file), writing
+  nothing: what the code costs without the file system;
 - the AWS Encryption SDK for Python (``aws_encryption_sdk.EncryptionSDKClient.stream``) at its defaults
   (suite 0x0578, 4 KiB frames), encrypt and decrypt, through the same server.
 
@@ -51,6 +53,33 @@ with open(source, "rb") as src, open(destination, "wb") as dst:
     with client.stream(mode=mode, source=src, key_provider=provider) as stream:
         for chunk in stream:
             dst.write(chunk)
+"""
+
+LIBRARY_SCRIPT = """
+import io, os, sys, botocore.session
+from strongroom.envelope import DecryptOptions, decrypt_stream, encrypt_stream
+mode, key, suite, path, size = sys.argv[1:6]
+signed, size = suite == "signed", int(size)
+kms = botocore.session.Session().create_client("kms")
+
+class Repeating(io.RawIOBase):  # size bytes of 1 MiB of random data, over and over: no file to read
+    block, left = os.urandom(1 << 20), size
+    def readable(self): return True
+    def readinto(self, buffer):
+        count = min(len(buffer), self.left, len(self.block))
+        buffer[:count] = self.block[:count]
+        self.left -= count
+        return count
+
+class Discard(io.RawIOBase):  # no file to write
+    def writable(self): return True
+    def write(self, data): return len(data)
+
+if mode == "encrypt":
+    encrypt_stream(kms, [key], io.BufferedReader(Repeating(), 1 << 20), Discard(), signed=signed)
+else:
+    with open(path, "rb") as source:
+        decrypt_stream(kms, source, Discard(), DecryptOptions(key_ids=[key], release_unverified=True))
 """
 
 
@@ -183,6 +212,25 @@ def run_cases(
             case(f"strongroom decrypt to stdout, {tag}", [*decrypt, "-o", "-"], piped, stdout=piped)
             piped.unlink()
         sealed.unlink()
+    for signed in ("signed", "unsigned"):  # the library alone: no file written, none read for encryption
+        case(
+            f"library encrypt_stream, no files, {signed}",
+            [sys.executable, "-c", LIBRARY_SCRIPT, "encrypt", key, signed, "-", str(settings.size_mib << 20)],
+            source,
+        )
+        sealed = scratch / f"library-{signed}"
+        sign = [] if signed == "signed" else ["--no-sign"]
+        run_measured(
+            "(setup)",
+            [*strongroom, "encrypt", "--key", key, *frame, *sign, str(source), "-o", str(sealed)],
+            env,
+        )
+        case(
+            f"library decrypt_stream, to no file, {signed}",
+            [sys.executable, "-c", LIBRARY_SCRIPT, "decrypt", key, signed, str(sealed), "0"],
+            source,
+        )
+        sealed.unlink()
     if not settings.skip_esdk:
         sealed, opened = scratch / "esdk-sealed", scratch / "esdk-opened"
         case(
@@ -202,7 +250,7 @@ def print_report(
     settings: argparse.Namespace, size: int, results: list[Measured], baseline: Measured, scratch: Path
 ) -> None:
     aes = openssl_speed(["-evp", "aes-256-gcm"])
-    sha = openssl_speed(["sha384"])
+    sha = openssl_speed(["-evp", "sha384"])
     print(f"input: {settings.size_mib} MiB ({size / 1e6:,.0f} MB) in {scratch.parent}, ", end="")
     print(f"strongroom frame size {settings.frame_size}")
     columns = f"{'wall s':>7} {'MB/s':>7} {'CPU MB/s':>9} {'peak RSS MiB':>13} {'over baseline':>14}"

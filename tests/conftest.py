@@ -150,6 +150,21 @@ def key_id(kms) -> str:  # type: ignore[no-untyped-def]
     return str(kms.create_key(Description="test key")["KeyMetadata"]["KeyId"])
 
 
+def aws_env(server: RunningServer) -> dict[str, str]:
+    """This process's environment without its AWS settings, plus what a program needs to use ``server``
+    as the admin: credentials, a region and ``AWS_ENDPOINT_URL_KMS``, and no AWS config or credentials
+    file."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return clean | {
+        "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL_KMS": server.endpoint,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
 def aws_error(call, *args, **kwargs) -> tuple[str, str, int]:  # type: ignore[no-untyped-def]
     """Run a boto3 call that must fail; return (code, message, HTTP status)."""
     from botocore.exceptions import ClientError

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from strongroom.envelope.message import Header
-from tests.conftest import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, RunningServer
+from tests.conftest import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, RunningServer, aws_env
 
 FRAME = 4096
 
@@ -30,15 +30,7 @@ def keys(server: RunningServer) -> dict[str, str]:
 
 @pytest.fixture
 def env(server: RunningServer) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return clean | {
-        "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET_KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL_KMS": server.endpoint,
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    }
+    return aws_env(server)
 
 
 def strongroom(

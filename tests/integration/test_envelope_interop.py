@@ -16,7 +16,7 @@ import botocore.session as botocore_session
 import pytest
 
 from strongroom.envelope import DecryptionError, DecryptOptions, decrypt_bytes, decrypt_stream, encrypt_bytes
-from tests.conftest import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, RunningServer
+from tests.conftest import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, RunningServer, aws_env
 
 SUITES = {
     "signed": esdk.Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
@@ -155,16 +155,6 @@ def test_we_decrypt_non_framed_committing_messages(
     assert sink.getvalue() == b""  # the single tag failed: nothing was released
 
 
-def _cli_env(server: RunningServer) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return clean | {
-        "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET_KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL_KMS": server.endpoint,
-    }
-
-
 def _run(env: dict[str, str], *command: str) -> None:
     result = subprocess.run(command, env=env, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
@@ -182,7 +172,7 @@ AWS_ENCRYPTION_CLI = shutil.which("aws-encryption-cli")
 def test_aws_encryption_cli_both_ways(
     server: RunningServer, keys: list[str], tmp_path: Any, algorithm: str
 ) -> None:
-    env = _cli_env(server)
+    env = aws_env(server)
     plaintext = os.urandom(300_000)
     (tmp_path / "plain").write_bytes(plaintext)
     sign = [] if algorithm.endswith("P384") else ["--no-sign"]

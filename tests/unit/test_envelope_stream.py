@@ -304,3 +304,16 @@ def test_unknown_length_streams_never_use_the_cache(kms: FakeKms) -> None:
     for _ in range(3):
         encrypt_stream(kms, [kms.arn("one")], io.BytesIO(b"x"), io.BytesIO(), cache=cache, plaintext_length=1)
     assert kms.calls["GenerateDataKey"] == 4 and len(cache) == 1
+
+
+def test_the_library_imports_without_the_server_dependencies() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, strongroom.envelope; "
+        "print(sorted(m for m in ('granian', 'orjson', 'click', 'botocore', 'boto3', 'rich', 'sqlite3') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -22,6 +22,7 @@ CLI spells them, and otherwise the standard AWS environment variables and files 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -380,9 +381,14 @@ def decrypt(
     )
 
     def action(job: _Job, advance: Progress | None) -> None:
-        if _is_dash(job.source) or _is_dash(job.destination):
+        if _is_dash(job.destination):  # stdout: nothing unverified may be written
+            with _open_source(job.source) as message:
+                decrypt_stream(kms, message, sys.stdout.buffer, options, progress=advance)
+            sys.stdout.buffer.flush()
+        elif _is_dash(job.source):  # stdin into a file that appears only once everything verified
+            unverified_ok = dataclasses.replace(options, release_unverified=True)
             with _open_source(job.source) as message, _open_sink(job.destination) as sink:
-                decrypt_stream(kms, message, sink, options, progress=advance)
+                decrypt_stream(kms, message, sink, unverified_ok, progress=advance)
         else:
             decrypt_file(kms, job.source, job.destination, options, progress=advance)
 
