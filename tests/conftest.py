@@ -160,8 +160,8 @@ def aws_env(server: RunningServer) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET_KEY,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL_KMS": server.endpoint,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
     }
 
 

@@ -99,6 +99,7 @@ def authorize_key(
     grant_tokens: Sequence[str] | None = None,
     child_grant: ChildGrant | None = None,
 ) -> None:
+    ctx.resolved_keys.append(key.arn)
     grant_ids = grant_ids_of(grant_tokens)
     if key.account_id != ctx.principal.account_id and operation not in CROSS_ACCOUNT_OPERATIONS:
         raise AccessDeniedException(

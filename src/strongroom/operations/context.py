@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from strongroom.clock import Clock, Random
 from strongroom.service.authorization import Authorizer
 from strongroom.service.keyring import KeyRepository, Principal
 
-__all__ = ["Handler", "RequestContext", "Services"]
+__all__ = ["Handler", "KeyUsageSource", "RequestContext", "Services"]
 
 
 @dataclass(slots=True)
@@ -21,6 +21,15 @@ class RequestContext:
     access_key_id: str
     source_ip: str = ""
     user_agent: str = ""
+    resolved_keys: list[str] = field(default_factory=list)  # key ARNs, for the audit record
+
+
+class KeyUsageSource(Protocol):
+    """The last successful cryptographic use of each key (the audit trail's index)."""
+
+    def tracking_start(self) -> float | None: ...
+
+    def lookup(self, key_arn: str) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -29,6 +38,7 @@ class Services:
     auth: Authorizer
     clock: Clock
     rng: Random
+    key_usage: KeyUsageSource | None = None  # None when the audit trail is off
 
 
 Handler = Callable[[RequestContext, Services, dict[str, Any]], dict[str, Any] | None]

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
 
+from strongroom.audit.events import AuditedCall, is_read_only
+from strongroom.audit.file_sink import Batch
+from strongroom.audit.recorder import AuditRecorder
 from strongroom.errors import (
     KmsError,
     KMSInternalException,
@@ -35,6 +40,8 @@ _TARGET_PREFIX = "TrentService."
 _SWEEP_INTERVAL_SECONDS = 30.0
 # The largest KMS request (a 32 KB policy, JSON-escaped, or an attestation document) is far smaller.
 MAX_BODY_BYTES = 1 << 20
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
+_UNRECORDED = "The request could not be recorded in the audit trail."
 
 
 class KmsApplication:
@@ -47,6 +54,7 @@ class KmsApplication:
         coordinator: CacheCoordinator,
         operations: Mapping[str, Handler],
         known_operations: frozenset[str],
+        audit: AuditRecorder | None = None,
     ) -> None:
         self._verifier = verifier
         self._validator = validator
@@ -55,20 +63,55 @@ class KmsApplication:
         self._operations = operations
         self._known = known_operations
         self._ids = RequestIds()
+        self._audit = audit
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
     ) -> Response:
+        """Answer one request, waiting (blocking) until its audit record is durable."""
+        response, pending = self.respond(method, path, query, headers, body, client)
+        return response if pending is None else self._after_audit(response, pending.wait())
+
+    def respond(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
+    ) -> tuple[Response, Batch | None]:
+        """The response, and the audit batch that must be durable before it is sent (None: audit off)."""
         request_id = self._ids.next()
+        call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
+        result: dict[str, Any] | None = None
+        error: KmsError | None = None
         try:
-            return success_response(
-                request_id, self._dispatch(method, path, query, headers, body, client, request_id)
-            )
-        except KmsError as error:
-            return error_response(request_id, error)
+            result = self._dispatch(method, path, query, headers, body, call)
+            response = success_response(request_id, result)
+        except KmsError as failure:
+            error = failure
+            response = error_response(request_id, failure)
         except Exception:
             log.exception("internal error handling request %s", request_id)
-            return error_response(request_id, KMSInternalException("An internal error occurred."))
+            error = KMSInternalException("An internal error occurred.")
+            response = error_response(request_id, error)
+        if self._audit is None:
+            return response, None
+        if not call.operation:
+            call.operation = _operation_of(headers)
+        if not call.access_key_id:
+            _credential_of(headers, call)
+        try:
+            pending = self._audit.record(
+                call, result, error.code if error else None, error.message if error else None
+            )
+        except Exception:
+            log.exception("cannot record request %s in the audit trail", request_id)
+            return error_response(request_id, KMSInternalException(_UNRECORDED)), None
+        return response, pending
+
+    def _after_audit(self, response: Response, failure: OSError | None) -> Response:
+        """The response once its record is durable; KMSInternalException if it could not be written."""
+        if failure is None:
+            return response
+        request_id = dict(response[1]).get("x-amzn-requestid", "")
+        log.error("audit trail write failed, request %s answered with an error: %s", request_id, failure)
+        return error_response(request_id, KMSInternalException(_UNRECORDED))
 
     def _dispatch(
         self,
@@ -77,13 +120,18 @@ class KmsApplication:
         query: str,
         headers: Mapping[str, str],
         body: bytes,
-        client: str,
-        request_id: str,
+        call: AuditedCall,
     ) -> dict[str, Any] | None:
         self._coordinator.refresh()  # before authenticating: a deleted access key must fail at once
+        call.operation = _operation_of(headers)
+        if self._audit is not None and self._audit.failing and not is_read_only(call.operation):
+            # Nothing may change that the trail could not record: refuse before acting.
+            raise KMSInternalException(_UNRECORDED)
         caller = self._verifier.authenticate(method, path, query, headers, body)
+        call.access_key_id, call.account_id = caller.access_key_id, caller.account_id
+        call.principal_arn, call.region = caller.principal_arn, caller.region
         target = headers.get("x-amz-target") or ""
-        operation = target[len(_TARGET_PREFIX) :] if target.startswith(_TARGET_PREFIX) else ""
+        operation = call.operation
         handler = self._operations.get(operation)
         if handler is None:
             if operation in self._known:
@@ -97,23 +145,36 @@ class KmsApplication:
             raise SerializationException("Request body is not valid JSON") from None
         if not isinstance(raw, dict):
             raise SerializationException("Request body must be a JSON object")
+        call.parameters = raw
         params = self._validator.validate(operation, raw)
         context = RequestContext(
-            request_id=request_id,
+            request_id=call.request_id,
             operation=operation,
             principal=Principal(caller.account_id, caller.region, caller.principal_arn),
             access_key_id=caller.access_key_id,
-            source_ip=client,
-            user_agent=headers.get("user-agent") or "",
+            source_ip=call.source_ip,
+            user_agent=call.user_agent,
+            resolved_keys=call.key_arns,
         )
         return handler(context, self._services, params)
 
-    def too_large(self) -> Response:
+    def too_large(self, headers: Mapping[str, str], client: str = "") -> tuple[Response, Batch | None]:
         """Refuse a body over :data:`MAX_BODY_BYTES`. It is read to the end but not kept, so the client
         gets this answer rather than a connection reset while it is still sending."""
         error = SerializationException(f"Request body is larger than {MAX_BODY_BYTES} bytes")
-        status, headers, payload = error_response(self._ids.next(), error)
-        return 413, headers, payload
+        request_id = self._ids.next()
+        status, response_headers, payload = error_response(request_id, error)
+        if self._audit is None:
+            return (413, response_headers, payload), None
+        call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
+        call.operation = _operation_of(headers)
+        _credential_of(headers, call)
+        return (413, response_headers, payload), self._audit.record(call, None, error.code, error.message)
+
+    def close(self) -> None:
+        """Write what the audit trail still holds (at shutdown)."""
+        if self._audit is not None:
+            self._audit.close()
 
     # -- periodic work --------------------------------------------------------------------------------
     def sweep(self) -> None:
@@ -147,12 +208,16 @@ class KmsApplication:
             body = await proto()  # the common case: one read, done in Rust
         else:
             body = await _read_bounded(proto)
+        client = _host_of(scope.client)
         if body is None:
-            status, response_headers, payload = self.too_large()
+            response, pending = self.too_large(headers, client)
         else:
-            status, response_headers, payload = self.handle(
-                scope.method, scope.path, scope.query_string, headers, body, _host_of(scope.client)
+            response, pending = self.respond(
+                scope.method, scope.path, scope.query_string, headers, body, client
             )
+        if pending is not None:
+            response = self._after_audit(response, await pending.wait_async())
+        status, response_headers, payload = response
         proto.response_bytes(status, response_headers, payload)
 
     # -- ASGI (uvicorn, hypercorn, granian --interface asgi) -------------------------------------------
@@ -180,18 +245,21 @@ class KmsApplication:
                 chunks.append(chunk)
             if not message.get("more_body"):
                 break
+        client = str((scope.get("client") or ("", 0))[0])
         if size > MAX_BODY_BYTES:
-            status, response_headers, payload = self.too_large()
+            response, pending = self.too_large(headers, client)
         else:
-            client = scope.get("client") or ("", 0)
-            status, response_headers, payload = self.handle(
+            response, pending = self.respond(
                 scope["method"],
                 scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
                 scope.get("query_string", b"").decode("latin-1"),
                 headers,
                 b"".join(chunks),
-                str(client[0]),
+                client,
             )
+        if pending is not None:
+            response = self._after_audit(response, await pending.wait_async())
+        status, response_headers, payload = response
         await send(
             {
                 "type": "http.response.start",
@@ -211,6 +279,18 @@ async def _read_bounded(proto: Any) -> bytes | None:
         if size <= MAX_BODY_BYTES:
             chunks.append(chunk)
     return b"".join(chunks) if size <= MAX_BODY_BYTES else None
+
+
+def _operation_of(headers: Mapping[str, str]) -> str:
+    target = headers.get("x-amz-target") or ""
+    return target[len(_TARGET_PREFIX) :] if target.startswith(_TARGET_PREFIX) else ""
+
+
+def _credential_of(headers: Mapping[str, str], call: AuditedCall) -> None:
+    """The access key id and region a request claims, for the record of one that failed authentication."""
+    match = _CREDENTIAL.search(headers.get("authorization") or "")
+    if match is not None:
+        call.access_key_id, call.region = match.group(1)[:128], match.group(2)[:64]
 
 
 def _host_of(peer: str) -> str:
