@@ -349,3 +349,15 @@ def test_data_key_cache_across_files(env: dict[str, str], keys: dict[str, str], 
     assert sorted(p.read_bytes() for p in (tmp_path / "back").iterdir()) == [
         b"small %d" % n for n in range(5)
     ]
+
+
+def test_devices_are_written_in_place(env: dict[str, str], keys: dict[str, str], tmp_path: Path) -> None:
+    """``-o /dev/null`` must write to the device, not replace it with a file."""
+    import stat
+
+    (tmp_path / "in").write_bytes(os.urandom(FRAME * 3))
+    ok(strongroom(env, "encrypt", "--key", keys["first"], str(tmp_path / "in"), "-o", "/dev/null"))
+    ok(strongroom(env, "encrypt", "--key", keys["first"], str(tmp_path / "in"), "-o", str(tmp_path / "e")))
+    ok(strongroom(env, "decrypt", str(tmp_path / "e"), "-o", "/dev/null"))
+    ok(strongroom(env, "decrypt", "-", "-o", "/dev/null", stdin=(tmp_path / "e").read_bytes()))
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)

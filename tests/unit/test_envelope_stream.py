@@ -317,3 +317,23 @@ def test_the_library_imports_without_the_server_dependencies() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_fifo_gets_nothing_from_a_signed_message_that_fails(kms: FakeKms, tmp_path: Any) -> None:
+    import threading
+    from pathlib import Path
+
+    from strongroom.envelope import decrypt_file
+
+    message = bytearray(encrypt_bytes(kms, [kms.arn("one")], plaintext_of(5 * FRAME), frame_length=FRAME))
+    message[-1] ^= 1
+    (tmp_path / "message").write_bytes(bytes(message))
+    fifo = Path(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    with pytest.raises(AuthenticationError):
+        decrypt_file(kms, tmp_path / "message", fifo)
+    reader.join(timeout=30)
+    assert received == [b""] and fifo.is_fifo()  # in place, and nothing released

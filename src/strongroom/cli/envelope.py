@@ -26,7 +26,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -190,7 +190,7 @@ def _plan(source: Path, output: Path, encrypting: bool) -> list[_Job]:
         raise CommandFailed(f"{source}: no such file or directory.")
     if output.is_dir():
         return [_Job(source, output / _output_name(source.name, encrypting))]
-    return [_Job(source, output)]
+    return [_Job(source, output)]  # a file, or a device such as /dev/null (written in place)
 
 
 # -- progress ------------------------------------------------------------------------------------------
@@ -252,6 +252,10 @@ def _run(
 
 
 def _check_destination(job: _Job) -> None:
+    from strongroom.envelope.files import is_special
+
+    if is_special(job.destination):
+        return
     if not _is_dash(job.source) and job.destination.exists() and job.destination.samefile(job.source):
         raise CommandFailed(f"{job.source}: the output would overwrite the input.")
     job.destination.parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +335,7 @@ def encrypt(
 
     def action(job: _Job, advance: Progress | None) -> None:
         if _is_dash(job.source) or _is_dash(job.destination):
-            with _open_source(job.source) as plaintext, _open_sink(job.destination) as sink:
+            with _open_source(job.source) as plaintext, _open_sink(job.destination) as (sink, _):
                 encrypt_stream(kms, keys, plaintext, sink, context, progress=advance, **settings)
         else:
             encrypt_file(kms, keys, job.source, job.destination, context, progress=advance, **settings)
@@ -381,14 +385,12 @@ def decrypt(
     )
 
     def action(job: _Job, advance: Progress | None) -> None:
-        if _is_dash(job.destination):  # stdout: nothing unverified may be written
-            with _open_source(job.source) as message:
-                decrypt_stream(kms, message, sys.stdout.buffer, options, progress=advance)
-            sys.stdout.buffer.flush()
-        elif _is_dash(job.source):  # stdin into a file that appears only once everything verified
-            unverified_ok = dataclasses.replace(options, release_unverified=True)
-            with _open_source(job.source) as message, _open_sink(job.destination) as sink:
-                decrypt_stream(kms, message, sink, unverified_ok, progress=advance)
+        if _is_dash(job.source) or _is_dash(job.destination):
+            with _open_source(job.source) as message, _open_sink(job.destination) as (sink, atomic):
+                # Into a file that appears only once everything verified, frames may go out at once;
+                # into stdout or a device, nothing unverified may.
+                chosen = dataclasses.replace(options, release_unverified=True) if atomic else options
+                decrypt_stream(kms, message, sink, chosen, progress=advance)
         else:
             decrypt_file(kms, job.source, job.destination, options, progress=advance)
 
@@ -407,14 +409,13 @@ def _resolved(kms: Any, keys: Sequence[str]) -> tuple[str, ...]:
 
 
 @contextmanager
-def _open_sink(path: Path) -> Iterator[BinaryIO]:
-    """stdout, or a file written atomically."""
+def _open_sink(path: Path) -> Iterator[tuple[BinaryIO, bool]]:
+    """stdout, or a file (written atomically if it is a regular file); and whether it is atomic."""
     if _is_dash(path):
-        with nullcontext(sys.stdout.buffer) as out:
-            yield out
-            out.flush()
+        yield sys.stdout.buffer, False
+        sys.stdout.buffer.flush()
         return
-    from strongroom.envelope.files import PLAINTEXT_MODE, atomic_output
+    from strongroom.envelope.files import PLAINTEXT_MODE, open_output
 
-    with atomic_output(path, PLAINTEXT_MODE) as out:
-        yield out
+    with open_output(path, PLAINTEXT_MODE) as (out, atomic):
+        yield out, atomic
