@@ -58,7 +58,7 @@ def main() -> None:
         data = Path(tmp) / "data"
         initialize(DataDir(data), None)
         user = _iam_user(data)
-        app = build_application(ServerConfig(data_dir=data))
+        app = build_application(ServerConfig(data_dir=data, audit=False))  # the handler alone
         status, _, body = app.handle("POST", "/", "", signed("TrentService.CreateKey", b"{}"), b"{}")
         key_id = orjson.loads(body)["KeyMetadata"]["KeyId"]
         blob = orjson.loads(

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import orjson
 
+from strongroom.audit.file_sink import FileAuditSink
+from strongroom.audit.recorder import AuditRecorder
+from strongroom.audit.trail import LastUsageIndex
 from strongroom.clock import Clock, OffsetClock, SystemClock, SystemRandom
 from strongroom.config import (
     ADMIN_ACCESS_KEY_ENV,
@@ -113,13 +116,16 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
     verifier = SigV4Verifier(
         credentials, SystemClock(), check_signatures=not config.dev, dev_account_id=account_id
     )
+    audit = AuditRecorder(FileAuditSink(data_dir.audit)) if config.audit else None
+    usage = LastUsageIndex(data_dir.audit) if config.audit else None
     return KmsApplication(
         verifier=verifier,
         validator=RequestValidator(model),
-        services=Services(keys=keys, auth=authorizer, clock=clock, rng=rng),
+        services=Services(keys=keys, auth=authorizer, clock=clock, rng=rng, key_usage=usage),
         coordinator=coordinator,
         operations=OPERATIONS,
         known_operations=model.operation_names,
+        audit=audit,
     )
 
 

@@ -77,6 +77,10 @@ class DataDir:
     def epoch(self) -> Path:
         return self.path / "cache-epoch"
 
+    @property
+    def audit(self) -> Path:
+        return self.path / "audit"
+
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -87,6 +91,7 @@ class ServerConfig:
     dev: bool = False
     workers: int = 1
     clock_offset_seconds: float = 0.0
+    audit: bool = True  # off only for benchmarks: requests then go unrecorded
 
     def to_json_dict(self) -> dict[str, Any]:
         values = asdict(self)

@@ -55,6 +55,11 @@ def _account_id(_ctx: click.Context, _param: click.Parameter, value: str | None)
     help="--dev only: shift the key-lifecycle clock (to test deletion windows).",
 )
 @click.option(
+    "--no-audit",
+    is_flag=True,
+    help="Benchmarks only: do not write the audit trail (requests then go unrecorded).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
@@ -68,6 +73,7 @@ def serve(
     dev: bool,
     workers: int,
     clock_offset_days: float,
+    no_audit: bool,
     log_level: str,
 ) -> None:
     """Run the KMS endpoint (initializing the data dir on first start)."""
@@ -94,10 +100,13 @@ def serve(
         dev=dev,
         workers=workers,
         clock_offset_seconds=clock_offset_days * DAY,
+        audit=not no_audit,
     )
     try:
         result = initialize(directory, account_id)
-        build_application(config).sweep()  # fail here, not in a worker, if anything is wrong
+        probe = build_application(config)  # fail here, not in a worker, if anything is wrong
+        probe.sweep()
+        probe.close()
     except (DataDirError, RootKeyFileError) as error:
         raise click.ClickException(str(error)) from None
     if result.created:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from strongroom.operations import aliases, crypto, grants, keys, policies, tags
+from strongroom.operations import aliases, crypto, grants, keys, policies, tags, usage
 from strongroom.operations.context import Handler
 
 __all__ = ["OPERATIONS"]
@@ -20,6 +20,7 @@ OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
         "ScheduleKeyDeletion": keys.schedule_key_deletion,
         "CancelKeyDeletion": keys.cancel_key_deletion,
         "UpdateKeyDescription": keys.update_key_description,
+        "GetKeyLastUsage": usage.get_key_last_usage,
         # symmetric cryptography
         "GenerateDataKey": crypto.generate_data_key,
         "GenerateDataKeyWithoutPlaintext": crypto.generate_data_key_without_plaintext,

@@ -198,6 +198,9 @@ class KmsApplication:
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._schedule_sweep(loop)
 
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.close()
+
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
             return
