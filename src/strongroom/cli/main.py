@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from strongroom import __version__
+from strongroom.cli.audit import audit
 from strongroom.cli.envelope import decrypt, encrypt
 from strongroom.cli.iam import iam
 from strongroom.cli.serve import serve
@@ -22,6 +23,7 @@ cli.add_command(serve)
 cli.add_command(iam)
 cli.add_command(encrypt)
 cli.add_command(decrypt)
+cli.add_command(audit)
 
 
 def main() -> None:
