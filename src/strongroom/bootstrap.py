@@ -22,6 +22,9 @@ from strongroom.config import (
 )
 from strongroom.domain.ids import root_principal
 from strongroom.keystore.file import FileRootOfTrust
+from strongroom.observability.health import HealthChecks
+from strongroom.observability.logs import configure_logging
+from strongroom.observability.metrics import Metrics
 from strongroom.operations.context import Services
 from strongroom.operations.registry import OPERATIONS
 from strongroom.protocol.app import KmsApplication
@@ -29,6 +32,7 @@ from strongroom.protocol.model import load_kms_model
 from strongroom.protocol.sigv4 import SigV4Verifier
 from strongroom.protocol.validation import RequestValidator
 from strongroom.service.authorization import Authorizer
+from strongroom.service.cache_stats import CacheStats
 from strongroom.service.changes import CacheCoordinator, EpochFile
 from strongroom.service.credentials import CredentialStore, generate_access_key_pair
 from strongroom.service.keyring import KeyRepository
@@ -106,18 +110,29 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         raise DataDirError(f"data dir {data_dir.path} is not initialized")
     coordinator = CacheCoordinator(store, EpochFile(data_dir.epoch))
     store.set_on_commit(coordinator.published)
-    keys = KeyRepository(store, root, clock, rng)
-    credentials = CredentialStore(store, root)
+    stats = CacheStats()
+    keys = KeyRepository(store, root, clock, rng, stats)
+    credentials = CredentialStore(store, root, stats)
     coordinator.subscribe(keys.on_change, keys.flush)
     coordinator.subscribe(credentials.on_change, credentials.flush)
-    authorizer = Authorizer(store, clock)
+    authorizer = Authorizer(store, clock, stats)
     coordinator.subscribe(authorizer.on_change, authorizer.flush)
     model = load_kms_model()
     verifier = SigV4Verifier(
         credentials, SystemClock(), check_signatures=not config.dev, dev_account_id=account_id
     )
-    audit = AuditRecorder(FileAuditSink(data_dir.audit)) if config.audit else None
+    metrics = Metrics(stats, store.count_keys_by_state)
+    audit = (
+        AuditRecorder(FileAuditSink(data_dir.audit, on_flush=metrics.observe_flush)) if config.audit else None
+    )
     usage = LastUsageIndex(data_dir.audit) if config.audit else None
+    health = HealthChecks(
+        storage=lambda: store.get_meta("account_id"),
+        wrap=root.wrap,
+        unwrap=root.unwrap,
+        audit_failing=(lambda: audit.failing) if audit is not None else None,
+        audit_directory=data_dir.audit if audit is not None else None,
+    )
     return KmsApplication(
         verifier=verifier,
         validator=RequestValidator(model),
@@ -126,6 +141,8 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         operations=OPERATIONS,
         known_operations=model.operation_names,
         audit=audit,
+        metrics=metrics,
+        health=health,
     )
 
 
@@ -139,4 +156,6 @@ def create_app() -> KmsApplication:
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise DataDirError(f"{CONFIG_ENV} is not set; start the server with `strongroom serve`")
-    return build_application(ServerConfig.from_json_dict(orjson.loads(raw)))
+    config = ServerConfig.from_json_dict(orjson.loads(raw))
+    configure_logging(config.log_level)
+    return build_application(config)

@@ -81,6 +81,11 @@ class DataDir:
     def audit(self) -> Path:
         return self.path / "audit"
 
+    @property
+    def metrics(self) -> Path:
+        """prometheus_client's multiprocess files, one set per worker (emptied at each start)."""
+        return self.path / "metrics"
+
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -92,6 +97,7 @@ class ServerConfig:
     workers: int = 1
     clock_offset_seconds: float = 0.0
     audit: bool = True  # off only for benchmarks: requests then go unrecorded
+    log_level: str = "warning"
 
     def to_json_dict(self) -> dict[str, Any]:
         values = asdict(self)

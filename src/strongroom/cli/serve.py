@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
+import shutil
 import socket
 import sys
 import threading
@@ -18,6 +18,8 @@ from strongroom.bootstrap import CONFIG_ENV, DataDirError, build_application, in
 from strongroom.config import DEFAULT_PORT, DataDir, ServerConfig, default_data_dir, is_loopback, resolve_host
 from strongroom.domain.keys import DAY
 from strongroom.keystore.file import RootKeyFileError
+from strongroom.observability.logs import configure_logging
+from strongroom.observability.metrics import MULTIPROCESS_ENV
 
 __all__ = ["serve"]
 
@@ -88,9 +90,7 @@ def serve(
     _require_free_port(address, port)
     if clock_offset_days and not dev:
         raise click.UsageError("--clock-offset-days is only allowed with --dev")
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    configure_logging(log_level)
     directory = DataDir((data_dir or default_data_dir()).resolve())
     config = ServerConfig(
         data_dir=directory.path,
@@ -101,9 +101,11 @@ def serve(
         workers=workers,
         clock_offset_seconds=clock_offset_days * DAY,
         audit=not no_audit,
+        log_level=log_level,
     )
     try:
         result = initialize(directory, account_id)
+        _fresh_metrics_directory(directory)
         probe = build_application(config)  # fail here, not in a worker, if anything is wrong
         probe.sweep()
         probe.close()
@@ -116,6 +118,14 @@ def serve(
         click.echo(f"Admin credentials (also saved in {directory.admin_credentials}, mode 0600):")
         click.echo(f"  export AWS_ACCESS_KEY_ID={access_key_id} AWS_SECRET_ACCESS_KEY={secret}")
     _run(config, log_level)
+
+
+def _fresh_metrics_directory(directory: DataDir) -> None:
+    """Empty the workers' metrics files of an earlier run, and point prometheus_client at the directory
+    (the workers inherit the environment)."""
+    shutil.rmtree(directory.metrics, ignore_errors=True)
+    directory.metrics.mkdir(mode=0o700)
+    os.environ[MULTIPROCESS_ENV] = str(directory.metrics)
 
 
 def _endpoint(host: str, port: int) -> str:
@@ -139,7 +149,7 @@ def _require_free_port(host: str, port: int) -> None:
 def _wait_until_answering(host: str, port: int, timeout: float) -> bool:
     """True once the endpoint answers an HTTP request (any answer: a worker is serving)."""
     deadline = time.monotonic() + timeout
-    request = f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((host, port), timeout=2.0) as connection:

@@ -25,6 +25,10 @@ from strongroom.errors import (
     UnknownOperationException,
     UnsupportedOperationException,
 )
+from strongroom.observability.health import HealthChecks
+from strongroom.observability.logs import REQUEST_ID
+from strongroom.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from strongroom.observability.metrics import Metrics
 from strongroom.operations.context import Handler, RequestContext, Services
 from strongroom.protocol.sigv4 import SigV4Verifier
 from strongroom.protocol.validation import RequestValidator
@@ -42,6 +46,8 @@ _SWEEP_INTERVAL_SECONDS = 30.0
 MAX_BODY_BYTES = 1 << 20
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
 _UNRECORDED = "The request could not be recorded in the audit trail."
+_OBSERVABILITY_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_CACHE_SYNC_SECONDS = 1.0
 
 
 class KmsApplication:
@@ -55,6 +61,8 @@ class KmsApplication:
         operations: Mapping[str, Handler],
         known_operations: frozenset[str],
         audit: AuditRecorder | None = None,
+        metrics: Metrics | None = None,
+        health: HealthChecks | None = None,
     ) -> None:
         self._verifier = verifier
         self._validator = validator
@@ -64,19 +72,78 @@ class KmsApplication:
         self._known = known_operations
         self._ids = RequestIds()
         self._audit = audit
+        self._metrics = metrics
+        self._health = health
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
     ) -> Response:
         """Answer one request, waiting (blocking) until its audit record is durable."""
+        started = time.perf_counter()
+        special = self.observability(method, path)
+        if special is not None:
+            return special
         response, pending = self.respond(method, path, query, headers, body, client)
-        return response if pending is None else self._after_audit(response, pending.wait())
+        if pending is not None:
+            response = self._after_audit(response, pending.wait())
+        self._observe(headers, response, started)
+        return response
+
+    def observability(self, method: str, path: str) -> Response | None:
+        """``/healthz``, ``/readyz`` and ``/metrics`` (GET, no SigV4, no audit record); None otherwise."""
+        if method != "GET" or path not in _OBSERVABILITY_PATHS:
+            return None
+        if path == "/metrics":
+            if self._metrics is None:
+                return 404, [("content-type", "text/plain")], b"metrics are off\n"
+            return 200, [("content-type", METRICS_CONTENT_TYPE)], self._metrics.exposition()
+        if self._health is None:
+            return 200, [("content-type", "application/json")], b'{"status":"ok"}'
+        status, payload = self._health.live() if path == "/healthz" else self._health.ready()
+        return status, [("content-type", "application/json")], payload
+
+    def _observe(self, headers: Mapping[str, str], response: Response, started: float) -> None:
+        if self._metrics is None:
+            return
+        code = "OK"
+        if response[0] != 200:
+            code = next((v for k, v in response[1] if k == "x-amzn-errortype"), str(response[0]))
+        operation = _operation_of(headers) or "Unknown"
+        seconds = time.perf_counter() - started
+        self._metrics.observe_request(operation, code, seconds)
+        if log.isEnabledFor(logging.INFO):
+            request_id = next((v for k, v in response[1] if k == "x-amzn-requestid"), "")
+            log.info(
+                "answered",
+                extra={
+                    "request_id": request_id,
+                    "operation": operation,
+                    "code": code,
+                    "ms": round(seconds * 1e3, 3),
+                },
+            )
 
     def respond(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
     ) -> tuple[Response, Batch | None]:
         """The response, and the audit batch that must be durable before it is sent (None: audit off)."""
         request_id = self._ids.next()
+        token = REQUEST_ID.set(request_id)
+        try:
+            return self._respond(request_id, method, path, query, headers, body, client)
+        finally:
+            REQUEST_ID.reset(token)
+
+    def _respond(
+        self,
+        request_id: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        client: str,
+    ) -> tuple[Response, Batch | None]:
         call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
         result: dict[str, Any] | None = None
         error: KmsError | None = None
@@ -193,6 +260,18 @@ class KmsApplication:
             loop.call_later(_SWEEP_INTERVAL_SECONDS, tick)
 
         loop.call_later(_SWEEP_INTERVAL_SECONDS, tick)
+        metrics = self._metrics
+        if metrics is None:
+            return
+
+        def sync() -> None:
+            try:
+                metrics.sync_caches()
+            except Exception:
+                log.exception("cannot publish cache metrics")
+            loop.call_later(_CACHE_SYNC_SECONDS, sync)
+
+        loop.call_later(_CACHE_SYNC_SECONDS, sync)
 
     # -- RSGI (granian) --------------------------------------------------------------------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -203,6 +282,12 @@ class KmsApplication:
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
+            return
+        started = time.perf_counter()
+        special = self.observability(scope.method, scope.path)
+        if special is not None:
+            await _drain(proto)
+            proto.response_bytes(*special)
             return
         # One conversion: every lookup on granian's header object crosses into Rust.
         headers = dict(scope.headers.items())
@@ -220,6 +305,7 @@ class KmsApplication:
             )
         if pending is not None:
             response = self._after_audit(response, await pending.wait_async())
+        self._observe(headers, response, started)
         status, response_headers, payload = response
         proto.response_bytes(status, response_headers, payload)
 
@@ -237,6 +323,7 @@ class KmsApplication:
             return
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         chunks: list[bytes] = []
         size = 0
@@ -249,19 +336,21 @@ class KmsApplication:
             if not message.get("more_body"):
                 break
         client = str((scope.get("client") or ("", 0))[0])
-        if size > MAX_BODY_BYTES:
-            response, pending = self.too_large(headers, client)
+        path = scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/"
+        special = self.observability(scope["method"], path)
+        if special is not None:
+            response: Response = special
         else:
-            response, pending = self.respond(
-                scope["method"],
-                scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
-                scope.get("query_string", b"").decode("latin-1"),
-                headers,
-                b"".join(chunks),
-                client,
-            )
-        if pending is not None:
-            response = self._after_audit(response, await pending.wait_async())
+            if size > MAX_BODY_BYTES:
+                response, pending = self.too_large(headers, client)
+            else:
+                query = scope.get("query_string", b"").decode("latin-1")
+                response, pending = self.respond(
+                    scope["method"], path, query, headers, b"".join(chunks), client
+                )
+            if pending is not None:
+                response = self._after_audit(response, await pending.wait_async())
+            self._observe(headers, response, started)
         status, response_headers, payload = response
         await send(
             {
@@ -271,6 +360,11 @@ class KmsApplication:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+async def _drain(proto: Any) -> None:
+    async for _ in proto:
+        pass
 
 
 async def _read_bounded(proto: Any) -> bytes | None:

@@ -32,6 +32,7 @@ from strongroom.domain.policy import (
     parse_policy,
 )
 from strongroom.errors import AccessDeniedException
+from strongroom.service.cache_stats import CacheStats
 from strongroom.service.keyring import Principal
 from strongroom.storage.base import Change, ChangeKind, MetadataStore
 
@@ -73,9 +74,10 @@ def is_root(principal_arn: str) -> bool:
 
 
 class Authorizer:
-    def __init__(self, store: MetadataStore, clock: Clock) -> None:
+    def __init__(self, store: MetadataStore, clock: Clock, stats: CacheStats | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._stats = stats or CacheStats()
         self._key_policies: dict[tuple[str, str], Policy] = {}
         self._identity: dict[str, tuple[Policy, ...]] = {}
         self._grants: dict[tuple[str, str], tuple[Grant, ...]] = {}
@@ -101,6 +103,7 @@ class Authorizer:
 
     def key_policy(self, key: KmsKey) -> Policy:
         cached = self._key_policies.get((key.region, key.key_id))
+        self._stats.count("key_policy", cached is not None)
         if cached is None:
             cached = parse_policy(self.key_policy_text(key), kind=PolicyKind.KEY)
             self._key_policies[(key.region, key.key_id)] = cached
@@ -108,6 +111,7 @@ class Authorizer:
 
     def identity_policies(self, principal_arn: str) -> tuple[Policy, ...]:
         cached = self._identity.get(principal_arn)
+        self._stats.count("identity_policies", cached is not None)
         if cached is None:
             record = None if is_root(principal_arn) else self._store.get_principal_by_arn(principal_arn)
             documents = self._store.list_identity_policies(record) if record is not None else []

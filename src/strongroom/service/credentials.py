@@ -8,6 +8,7 @@ import time
 
 from strongroom.keystore.base import RootOfTrust
 from strongroom.protocol.sigv4 import Credential
+from strongroom.service.cache_stats import CacheStats
 from strongroom.storage.base import AccessKeyRecord, Change, ChangeKind, MetadataStore
 
 __all__ = ["CredentialStore", "generate_access_key_pair"]
@@ -30,16 +31,19 @@ def _wrap_context(access_key_id: str) -> bytes:
 class CredentialStore:
     """Implements :class:`strongroom.protocol.sigv4.CredentialLookup` over the metadata store."""
 
-    def __init__(self, store: MetadataStore, root: RootOfTrust) -> None:
+    def __init__(self, store: MetadataStore, root: RootOfTrust, stats: CacheStats | None = None) -> None:
         self._store = store
         self._root = root
+        self._stats = stats or CacheStats()
         self._cache: dict[str, Credential | None] = {}
 
     def get(self, access_key_id: str) -> Credential | None:
         try:
-            return self._cache[access_key_id]
+            credential = self._cache[access_key_id]
+            self._stats.count("credential", True)
+            return credential
         except KeyError:
-            pass
+            self._stats.count("credential", False)
         record = self._store.get_access_key(access_key_id)
         credential = None
         if record is not None:

@@ -17,6 +17,7 @@ from strongroom.domain.ids import KeyRef, RefKind, alias_arn, key_arn, parse_key
 from strongroom.domain.keys import KeyMaterial, KmsKey
 from strongroom.errors import InvalidArnException, NotFoundException
 from strongroom.keystore.base import RootOfTrust
+from strongroom.service.cache_stats import CacheStats
 from strongroom.storage.base import Change, ChangeKind, MetadataStore, WrappedMaterial
 
 __all__ = ["KeyRepository", "Principal"]
@@ -42,7 +43,15 @@ def material_context(key: KmsKey | tuple[str, str, str], version: int, material_
 
 
 class KeyRepository:
-    def __init__(self, store: MetadataStore, root: RootOfTrust, clock: Clock, rng: Random) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        root: RootOfTrust,
+        clock: Clock,
+        rng: Random,
+        stats: CacheStats | None = None,
+    ) -> None:
+        self._stats = stats or CacheStats()
         self._store = store
         self._root = root
         self._clock = clock
@@ -94,6 +103,7 @@ class KeyRepository:
     def find(self, region: str, key_id: str) -> KmsKey | None:
         """A live key by region and id, from the cache when possible; purges an expired key."""
         key = self._keys.get((region, key_id))
+        self._stats.count("key", key is not None)
         if key is None:
             key = self._store.get_key(region, key_id)
             if key is None:
@@ -116,6 +126,7 @@ class KeyRepository:
 
     def _alias_target(self, account: str, region: str, name: str) -> str | None:
         cached = self._aliases.get((account, region, name))
+        self._stats.count("alias", cached is not None)
         if cached is not None:
             return cached
         alias = self._store.get_alias(account, region, name)
@@ -130,6 +141,7 @@ class KeyRepository:
     def cipher(self, key: KmsKey, version: int) -> MaterialCipher | None:
         """The AEAD for one material version of a key, unwrapped once and cached; None if unknown."""
         cached = self._ciphers.get((key.region, key.key_id, version))
+        self._stats.count("cipher", cached is not None)
         if cached is not None:
             return cached
         for material in self._store.get_materials(key.region, key.key_id):

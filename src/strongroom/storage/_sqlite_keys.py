@@ -160,6 +160,11 @@ class KeyTables(SqliteConnection):
         rows = self._read(sql + " ORDER BY alias_name LIMIT ?", (*params, limit))
         return [Alias(*row) for row in rows]
 
+    def count_keys_by_state(self) -> dict[str, int]:
+        """How many keys are in each state, over every account and region (for metrics)."""
+        rows = self._read("SELECT key_state, COUNT(*) FROM kms_keys GROUP BY key_state", ())
+        return {str(state): int(count) for state, count in rows}
+
     def count_aliases(self, region: str, key_id: str) -> int:
         return int(
             self._read("SELECT COUNT(*) FROM aliases WHERE region=? AND key_id=?", (region, key_id))[0][0]
