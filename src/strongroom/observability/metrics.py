@@ -48,8 +48,19 @@ class _KeyStates(Collector):
         yield family
 
 
+def _use_multiprocess_values() -> None:
+    """prometheus_client picks in-memory or file-backed values when it is first imported. ``strongroom
+    serve`` imports it before it sets the directory, and granian forks the workers from it, so pick again
+    here, before any metric is made."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
 class Metrics:
     def __init__(self, cache_stats: CacheStats, key_states: Callable[[], dict[str, int]]) -> None:
+        _use_multiprocess_values()
         self._own = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "strongroom_requests", "KMS requests answered.", ["operation", "code"], registry=self._own
