@@ -122,10 +122,11 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         credentials, SystemClock(), check_signatures=not config.dev, dev_account_id=account_id
     )
     metrics = Metrics(stats, store.count_keys_by_state)
-    audit = (
-        AuditRecorder(FileAuditSink(data_dir.audit, on_flush=metrics.observe_flush)) if config.audit else None
-    )
-    usage = LastUsageIndex(data_dir.audit) if config.audit else None
+    audit, usage = None, None
+    if config.audit:
+        sink = FileAuditSink(data_dir.audit, on_flush=metrics.observe_flush, shared=config.workers > 1)
+        audit = AuditRecorder(sink)
+        usage = LastUsageIndex(data_dir.audit)
     health = HealthChecks(
         storage=lambda: store.get_meta("account_id"),
         wrap=root.wrap,

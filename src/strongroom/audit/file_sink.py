@@ -121,14 +121,21 @@ class FileAuditSink:
         self._writer.start()
 
     # -- the request side ------------------------------------------------------------------------------
-    def submit(self, event: bytes) -> Batch:
+    def submit(self, event: bytes, *, wake: bool = True) -> Batch:
+        """Queue a record. ``wake=False`` leaves the writer asleep until :meth:`wake`: an event loop
+        wakes it once per turn, so all the requests of one turn share a batch and one hand-over."""
         with self._condition:
             if self._closing:
                 raise RuntimeError("the audit sink is closed")
             batch = self._pending
             batch.events.append(event)
-            self._condition.notify()
+            if wake:
+                self._condition.notify()
         return batch
+
+    def wake(self) -> None:
+        with self._condition:
+            self._condition.notify()
 
     @property
     def failing(self) -> bool:

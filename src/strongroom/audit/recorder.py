@@ -14,7 +14,9 @@ __all__ = ["AuditRecorder", "AuditSink"]
 class AuditSink(Protocol):
     """Where records go: ``submit`` returns the batch to wait on until the record is durable."""
 
-    def submit(self, event: bytes) -> Batch: ...
+    def submit(self, event: bytes, *, wake: bool = True) -> Batch: ...
+
+    def wake(self) -> None: ...
 
     @property
     def failing(self) -> bool: ...
@@ -36,8 +38,14 @@ class AuditRecorder:
         response: Mapping[str, Any] | None,
         error_code: str | None,
         error_message: str | None,
+        *,
+        wake: bool = True,
     ) -> Batch:
-        return self.sink.submit(encode_event(build_event(call, response, error_code, error_message)))
+        event = encode_event(build_event(call, response, error_code, error_message))
+        return self.sink.submit(event, wake=wake)
+
+    def wake(self) -> None:
+        self.sink.wake()
 
     def close(self) -> None:
         self.sink.close()

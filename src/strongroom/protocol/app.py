@@ -72,6 +72,7 @@ class KmsApplication:
         self._known = known_operations
         self._ids = RequestIds()
         self._audit = audit
+        self._wake_scheduled = False
         self._metrics = metrics
         self._health = health
 
@@ -124,15 +125,38 @@ class KmsApplication:
             )
 
     def respond(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        client: str = "",
+        *,
+        wake: bool = True,
     ) -> tuple[Response, Batch | None]:
-        """The response, and the audit batch that must be durable before it is sent (None: audit off)."""
+        """The response, and the audit batch that must be durable before it is sent (None: audit off).
+
+        ``wake=False``: the caller wakes the audit writer itself (see :meth:`_wake_writer_soon`)."""
         request_id = self._ids.next()
         token = REQUEST_ID.set(request_id)
         try:
-            return self._respond(request_id, method, path, query, headers, body, client)
+            return self._respond(request_id, method, path, query, headers, body, client, wake)
         finally:
             REQUEST_ID.reset(token)
+
+    def _wake_writer_soon(self) -> None:
+        """Wake the audit writer once, after the event loop's current turn: the records of every request
+        handled in this turn then go out in one batch, with one hand-over to the writer thread."""
+        if self._wake_scheduled or self._audit is None:
+            return
+        self._wake_scheduled = True
+        asyncio.get_running_loop().call_soon(self._wake_writer)
+
+    def _wake_writer(self) -> None:
+        self._wake_scheduled = False
+        if self._audit is not None:
+            self._audit.wake()
 
     def _respond(
         self,
@@ -143,6 +167,7 @@ class KmsApplication:
         headers: Mapping[str, str],
         body: bytes,
         client: str,
+        wake: bool,
     ) -> tuple[Response, Batch | None]:
         call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
         result: dict[str, Any] | None = None
@@ -165,7 +190,7 @@ class KmsApplication:
             _credential_of(headers, call)
         try:
             pending = self._audit.record(
-                call, result, error.code if error else None, error.message if error else None
+                call, result, error.code if error else None, error.message if error else None, wake=wake
             )
         except Exception:
             log.exception("cannot record request %s in the audit trail", request_id)
@@ -301,9 +326,10 @@ class KmsApplication:
             response, pending = self.too_large(headers, client)
         else:
             response, pending = self.respond(
-                scope.method, scope.path, scope.query_string, headers, body, client
+                scope.method, scope.path, scope.query_string, headers, body, client, wake=False
             )
         if pending is not None:
+            self._wake_writer_soon()
             response = self._after_audit(response, await pending.wait_async())
         self._observe(headers, response, started)
         status, response_headers, payload = response
@@ -346,9 +372,10 @@ class KmsApplication:
             else:
                 query = scope.get("query_string", b"").decode("latin-1")
                 response, pending = self.respond(
-                    scope["method"], path, query, headers, b"".join(chunks), client
+                    scope["method"], path, query, headers, b"".join(chunks), client, wake=False
                 )
             if pending is not None:
+                self._wake_writer_soon()
                 response = self._after_audit(response, await pending.wait_async())
             self._observe(headers, response, started)
         status, response_headers, payload = response
