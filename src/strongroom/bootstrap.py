@@ -10,7 +10,8 @@ from pathlib import Path
 import orjson
 
 from strongroom.audit.file_sink import FileAuditSink
-from strongroom.audit.recorder import AuditRecorder
+from strongroom.audit.recorder import AuditRecorder, AuditSink
+from strongroom.audit.remote_sink import RemoteAuditSink
 from strongroom.audit.trail import LastUsageIndex
 from strongroom.clock import Clock, OffsetClock, SystemClock, SystemRandom
 from strongroom.config import (
@@ -27,6 +28,7 @@ from strongroom.observability.logs import configure_logging
 from strongroom.observability.metrics import Metrics
 from strongroom.operations.context import Services
 from strongroom.operations.registry import OPERATIONS
+from strongroom.process import die_with_parent
 from strongroom.protocol.app import KmsApplication
 from strongroom.protocol.model import load_kms_model
 from strongroom.protocol.sigv4 import SigV4Verifier
@@ -124,7 +126,11 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
     metrics = Metrics(stats, store.count_keys_by_state)
     audit, usage = None, None
     if config.audit:
-        sink = FileAuditSink(data_dir.audit, on_flush=metrics.observe_flush, shared=config.workers > 1)
+        sink: AuditSink
+        if config.audit_writer is not None:
+            sink = RemoteAuditSink(config.audit_writer)
+        else:
+            sink = FileAuditSink(data_dir.audit, on_flush=metrics.observe_flush, shared=config.workers > 1)
         audit = AuditRecorder(sink)
         usage = LastUsageIndex(data_dir.audit)
     health = HealthChecks(
@@ -154,6 +160,7 @@ def create_app() -> KmsApplication:
     # startup and leave shutdown waiting for this worker forever.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent()  # a worker whose serve is gone (even by SIGKILL) must stop, not linger
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise DataDirError(f"{CONFIG_ENV} is not set; start the server with `strongroom serve`")

@@ -98,6 +98,7 @@ class ServerConfig:
     clock_offset_seconds: float = 0.0
     audit: bool = True  # off only for benchmarks: requests then go unrecorded
     log_level: str = "warning"
+    audit_writer: str | None = None  # the audit writer process's socket name, set by serve
 
     def to_json_dict(self) -> dict[str, Any]:
         values = asdict(self)

@@ -1,37 +1,27 @@
-"""The audit trail on disk, written with group commit: a request is answered only once its record is on
-stable storage, and one ``fdatasync`` covers every record that arrived while the previous one ran.
+"""The audit sink inside one process, with group commit: a request is answered only once its record is
+on stable storage, and one ``fdatasync`` covers every record that arrived while the previous one ran.
 
 Requests :meth:`FileAuditSink.submit` their record's event JSON and wait on the :class:`Batch` they get.
-One writer thread per worker takes the whole pending batch at a time and, holding an exclusive ``flock``
-on ``<dir>/.lock`` (so that every worker of every process extends the same chain), reads the chain's tail,
-appends the batch's lines, ``fdatasync``s them and wakes the batch's waiters. If the write or the sync
-fails (a full or read-only disk, an I/O error), whatever was appended is cut off again and every request
-of the batch is told so: the edge answers them ``KMSInternalException`` instead of their result, and no
-answered request goes unrecorded. The next batch tries again.
-
-A record cut short by a crash (no final newline) was never acknowledged; the next writer cuts it off
-before it appends. Segments roll over at ``segment_bytes``.
+A writer thread takes the whole pending batch at a time, appends it with a :class:`TrailAppender` and
+wakes the batch's waiters, with the error if it failed: the edge then answers those requests
+``KMSInternalException`` instead of their result, so no answered request goes unrecorded. The next batch
+tries again. This is the sink of embedded use and tests; ``strongroom serve`` runs the appender in a
+process of its own (:mod:`strongroom.audit.writer`), so that the writing never competes with request
+handling for the GIL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
 
-from strongroom.audit.chain import GENESIS, SEGMENT_PATTERN, LinkError, format_line, parse_line, segment_name
+from strongroom.audit.appender import DEFAULT_SEGMENT_BYTES, TrailAppender, list_segments
 
-__all__ = ["Batch", "FileAuditSink"]
+__all__ = ["Batch", "FileAuditSink", "FlushObserver", "list_segments"]
 
-DEFAULT_SEGMENT_BYTES: Final = 256 * 1024 * 1024
-_TAIL_READ: Final = 1024 * 1024  # a record is far smaller than this
 FlushObserver = Callable[[int, float], None]  # (records in the batch, seconds the write and sync took)
 
 
@@ -46,6 +36,10 @@ class Batch:
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
     def wait(self) -> OSError | None:
         """Block until the batch is durable (None) or has failed (the error)."""
@@ -65,31 +59,25 @@ class Batch:
         return self.error
 
     def complete(self, error: OSError | None) -> None:
+        """Mark the batch done; callable from any thread."""
         with self._lock:
             self.error = error
             self._done.set()
             waiters, self._waiters = self._waiters, []
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for loop, future in waiters:
-            by_loop.setdefault(loop, []).append(future)
-        for loop, futures in by_loop.items():
-            loop.call_soon_threadsafe(_resolve_all, futures)
+            try:
+                same_loop = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                same_loop = False
+            if same_loop:
+                _resolve(future)
+            else:
+                loop.call_soon_threadsafe(_resolve, future)
 
 
-def _resolve_all(futures: list[asyncio.Future[None]]) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_result(None)
-
-
-@dataclass(slots=True)
-class _Tail:
-    """Where the chain ends: in which segment, at which offset, with which hash and sequence number."""
-
-    segment: Path
-    size: int
-    previous: bytes
-    sequence: int
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class FileAuditSink:
@@ -101,18 +89,9 @@ class FileAuditSink:
         on_flush: FlushObserver | None = None,
         shared: bool = True,
     ) -> None:
-        """``shared=False`` promises that no other process appends to this trail (one worker): each batch
-        then skips the lock and the look at the directory, which costs the writer thread fewer GIL
-        hand-overs."""
         self.directory = directory
-        self.shared = shared
-        self.segment_bytes = segment_bytes
+        self._appender = TrailAppender(directory, segment_bytes=segment_bytes, shared=shared)
         self._on_flush = on_flush
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock_fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._segment_fd: int | None = None
-        self._segment_path: Path | None = None
-        self._tail: _Tail | None = None
         self._failing = False
         self._closing = False
         self._pending = Batch()
@@ -120,7 +99,6 @@ class FileAuditSink:
         self._writer = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._writer.start()
 
-    # -- the request side ------------------------------------------------------------------------------
     def submit(self, event: bytes, *, wake: bool = True) -> Batch:
         """Queue a record. ``wake=False`` leaves the writer asleep until :meth:`wake`: an event loop
         wakes it once per turn, so all the requests of one turn share a batch and one hand-over."""
@@ -148,12 +126,8 @@ class FileAuditSink:
             self._closing = True
             self._condition.notify()
         self._writer.join()
-        for fd in (self._segment_fd, self._lock_fd):
-            if fd is not None:
-                os.close(fd)
-        self._segment_fd = None
+        self._appender.close()
 
-    # -- the writer thread -----------------------------------------------------------------------------
     def _run(self) -> None:
         while True:
             with self._condition:
@@ -169,139 +143,16 @@ class FileAuditSink:
     def _write(self, batch: Batch) -> None:
         started = time.perf_counter()
         try:
-            with self._exclusive():
-                tail = self._current_tail()
-                assert self._segment_fd is not None
-                lines = []
-                previous, sequence = tail.previous, tail.sequence
-                for event in batch.events:
-                    sequence += 1
-                    line, previous = format_line(previous, sequence, event)
-                    lines.append(line)
-                data = b"".join(lines)
-                try:
-                    _write_all(self._segment_fd, data)
-                    os.fdatasync(self._segment_fd)
-                except OSError:
-                    self._tail = None
-                    _truncate_quietly(self._segment_fd, tail.size)
-                    raise
-                self._tail = _Tail(tail.segment, tail.size + len(data), previous, sequence)
-        except Exception as error:  # OSError, or a trail we cannot extend (LinkError): never lose the writer
+            self._appender.append(batch.events)
+        except OSError as error:
             self._failing = True
-            self._close_segment()
-            batch.complete(error if isinstance(error, OSError) else OSError(f"audit trail: {error}"))
+            batch.complete(error)
+            return
+        except Exception as error:  # never lose the writer thread
+            self._failing = True
+            batch.complete(OSError(f"audit trail: {error}"))
             return
         self._failing = False
         batch.complete(None)
         if self._on_flush is not None:
             self._on_flush(len(batch.events), time.perf_counter() - started)
-
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        if not self.shared and self._tail is not None:
-            yield
-            return
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
-    def _close_segment(self) -> None:
-        if self._segment_fd is not None:
-            os.close(self._segment_fd)
-        self._segment_fd, self._segment_path = None, None
-
-    def _open_segment(self, path: Path) -> None:
-        if self._segment_path != path:
-            self._close_segment()
-            created = not path.exists()
-            self._segment_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            self._segment_path = path
-            if created:
-                _sync_directory(self.directory)
-
-    def _current_tail(self) -> _Tail:
-        """The chain's end, read from disk unless nobody else has written since our last batch."""
-        cached = self._tail
-        if not self.shared and cached is not None and cached.size < self.segment_bytes:
-            return cached
-        segments = list_segments(self.directory)
-        if not segments:
-            segments = [self.directory / segment_name(1)]
-        newest = segments[-1]
-        self._open_segment(newest)
-        assert self._segment_fd is not None
-        size = os.fstat(self._segment_fd).st_size
-        if cached is not None and cached.segment == newest and cached.size == size:
-            tail = cached
-        else:
-            tail = self._read_tail(segments, size)
-        if tail.size >= self.segment_bytes:  # roll over: the chain continues in a new segment
-            number = int(SEGMENT_PATTERN.fullmatch(newest.name).group(1)) + 1  # type: ignore[union-attr]
-            following = self.directory / segment_name(number)
-            self._open_segment(following)
-            tail = _Tail(following, 0, tail.previous, tail.sequence)
-        return tail
-
-    def _read_tail(self, segments: list[Path], size: int) -> _Tail:
-        newest = segments[-1]
-        end, last = _last_complete_line(newest, size)
-        if end < size:  # a record cut short by a crash: it was never acknowledged
-            assert self._segment_fd is not None
-            os.ftruncate(self._segment_fd, end)
-        if last is not None:
-            link = parse_line(last)
-            return _Tail(newest, end, link.hash, link.sequence)
-        for earlier in reversed(segments[:-1]):  # an empty newest segment: the chain ends in an earlier one
-            _, line = _last_complete_line(earlier, earlier.stat().st_size)
-            if line is not None:
-                link = parse_line(line)
-                return _Tail(newest, end, link.hash, link.sequence)
-        return _Tail(newest, end, GENESIS, 0)
-
-
-def list_segments(directory: Path) -> list[Path]:
-    names = sorted(name for name in os.listdir(directory) if SEGMENT_PATTERN.fullmatch(name))
-    return [directory / name for name in names]
-
-
-def _last_complete_line(path: Path, size: int) -> tuple[int, bytes | None]:
-    """The offset just after the last newline, and the last complete line (None if there is none)."""
-    if size == 0:
-        return 0, None
-    with open(path, "rb") as handle:
-        start = max(0, size - _TAIL_READ)
-        handle.seek(start)
-        data = handle.read(size - start)
-    cut = data.rfind(b"\n")
-    if cut < 0:
-        if start == 0:
-            return 0, None
-        raise LinkError(f"{path.name}: no complete record in its last {_TAIL_READ} bytes")
-    begin = data.rfind(b"\n", 0, cut) + 1
-    if begin == 0 and start > 0:
-        raise LinkError(f"{path.name}: a record longer than {_TAIL_READ} bytes")
-    return start + cut + 1, data[begin : cut + 1]
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _truncate_quietly(fd: int, size: int) -> None:
-    # A device or a read-only file system refuses: then nothing was appended that needs cutting off.
-    with suppress(OSError):
-        os.ftruncate(fd, size)
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
+from strongroom.audit.appender import list_segments
 from strongroom.audit.chain import GENESIS, Link, LinkError, link_hash, parse_line
 from strongroom.audit.events import CRYPTOGRAPHIC_OPERATIONS
-from strongroom.audit.file_sink import list_segments
 
 __all__ = ["EventFilter", "LastUsage", "LastUsageIndex", "VerifyReport", "iter_links", "select", "verify"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 import orjson
 
+from strongroom.audit.writer import WriterProcess
 from strongroom.bootstrap import CONFIG_ENV, DataDirError, build_application, initialize
 from strongroom.config import DEFAULT_PORT, DataDir, ServerConfig, default_data_dir, is_loopback, resolve_host
 from strongroom.domain.keys import DAY
@@ -166,6 +168,11 @@ def _run(config: ServerConfig, log_level: str) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
+    writer = None
+    if config.audit:  # one writer process appends every worker's records (strongroom.audit.writer)
+        writer = WriterProcess(DataDir(config.data_dir).audit)
+        writer.start()
+        config = dataclasses.replace(config, audit_writer=writer.name)
     os.environ[CONFIG_ENV] = orjson.dumps(config.to_json_dict()).decode()
     server = Server(
         "strongroom.bootstrap:create_app",
@@ -195,3 +202,6 @@ def _run(config: ServerConfig, log_level: str) -> None:
         server.serve()
     except OSError as error:
         raise click.ClickException(f"cannot listen on {endpoint}: {error.strerror or error}") from None
+    finally:
+        if writer is not None:
+            writer.stop()

@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from strongroom.service.cache_stats import CacheStats
 
-__all__ = ["CONTENT_TYPE", "MULTIPROCESS_ENV", "Metrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROCESS_ENV", "Metrics", "audit_flush_histograms"]
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
@@ -58,6 +58,30 @@ def _use_multiprocess_values() -> None:
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
+def audit_flush_histograms(registry: CollectorRegistry | None = None) -> Callable[[int, float], None]:
+    """The audit writer's two histograms, and the function that observes one flush."""
+    _use_multiprocess_values()
+    registry = registry or CollectorRegistry(auto_describe=True)
+    seconds = Histogram(
+        "strongroom_audit_flush_seconds",
+        "One write and fdatasync of a batch of audit records.",
+        buckets=_FLUSH_BUCKETS,
+        registry=registry,
+    )
+    records = Histogram(
+        "strongroom_audit_batch_records",
+        "Audit records made durable by one flush (group commit).",
+        buckets=_BATCH_BUCKETS,
+        registry=registry,
+    )
+
+    def observe(count: int, elapsed: float) -> None:
+        seconds.observe(elapsed)
+        records.observe(count)
+
+    return observe
+
+
 class Metrics:
     def __init__(self, cache_stats: CacheStats, key_states: Callable[[], dict[str, int]]) -> None:
         _use_multiprocess_values()
@@ -75,18 +99,7 @@ class Metrics:
         self.cache = Counter(
             "strongroom_cache_lookups", "Per-worker cache lookups.", ["cache", "result"], registry=self._own
         )
-        self.flush_seconds = Histogram(
-            "strongroom_audit_flush_seconds",
-            "One write and fdatasync of a batch of audit records.",
-            buckets=_FLUSH_BUCKETS,
-            registry=self._own,
-        )
-        self.batch_records = Histogram(
-            "strongroom_audit_batch_records",
-            "Audit records made durable by one flush (group commit).",
-            buckets=_BATCH_BUCKETS,
-            registry=self._own,
-        )
+        self.observe_flush = audit_flush_histograms(self._own)
         self._cache_stats = cache_stats
         self._cache_synced: dict[tuple[str, str], int] = {}
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -101,10 +114,6 @@ class Metrics:
             self._children[(operation, code)] = children
         children[0].inc()
         children[1].observe(seconds)
-
-    def observe_flush(self, records: int, seconds: float) -> None:
-        self.flush_seconds.observe(seconds)
-        self.batch_records.observe(records)
 
     def sync_caches(self) -> None:
         """Add the cache counts since the last sync to the shared counters."""
