@@ -50,7 +50,7 @@ class Batch:
         if self._done.is_set():
             return self.error
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[None] = loop.create_future()  # one per waiter: a cancelled one stays its own
         with self._lock:
             if self._done.is_set():
                 return self.error
@@ -64,12 +64,12 @@ class Batch:
             self.error = error
             self._done.set()
             waiters, self._waiters = self._waiters, []
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
         for loop, future in waiters:
-            try:
-                same_loop = asyncio.get_running_loop() is loop
-            except RuntimeError:
-                same_loop = False
-            if same_loop:
+            if loop is running:
                 _resolve(future)
             else:
                 loop.call_soon_threadsafe(_resolve, future)
