@@ -17,14 +17,14 @@ What a record holds (and never holds):
 from __future__ import annotations
 
 import hashlib
-import itertools
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
+
+from strongroom.clock import CounterIds
 
 __all__ = [
     "CRYPTOGRAPHIC_OPERATIONS",
@@ -81,19 +81,7 @@ _SECRET_MEMBERS: Final = frozenset(
 )
 
 
-class _EventIds:
-    """UUID-shaped event ids: a random per-process prefix and a counter (uuid4 per event costs more)."""
-
-    def __init__(self) -> None:
-        prefix = os.urandom(10).hex()
-        self._prefix = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{prefix[16:20]}-"
-        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big") << 16)
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
-
-
-_EVENT_IDS = _EventIds()
+_EVENT_IDS = CounterIds()
 _last_second: list[Any] = [None, ""]
 
 

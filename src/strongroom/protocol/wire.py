@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-import os
 from typing import Any
 
 import orjson
 
+from strongroom.clock import CounterIds
 from strongroom.errors import KmsError
 
 __all__ = ["CONTENT_TYPE", "RequestIds", "Response", "error_response", "success_response"]
@@ -17,16 +16,7 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 Response = tuple[int, list[tuple[str, str]], bytes]
 
 
-class RequestIds:
-    """UUID-shaped request ids: a random per-process prefix and a counter (cheaper than uuid4 per call)."""
-
-    def __init__(self) -> None:
-        prefix = os.urandom(10).hex()
-        self._prefix = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-"
-        self._counter = itertools.count(int.from_bytes(os.urandom(3), "big") << 24)
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+RequestIds = CounterIds  # UUID-shaped request ids, unique across workers
 
 
 def success_response(request_id: str, result: dict[str, Any] | None) -> Response:
