@@ -160,7 +160,9 @@ def create_app() -> KmsApplication:
     # startup and leave shutdown waiting for this worker forever.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    die_with_parent()  # a worker whose serve is gone (even by SIGKILL) must stop, not linger
+    # A worker whose serve is gone (even by SIGKILL) must stop, not linger; granian's worker does not
+    # exit on SIGTERM without its parent, so it gets SIGKILL: nothing it could still answer is durable.
+    die_with_parent(signal.SIGKILL)
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise DataDirError(f"{CONFIG_ENV} is not set; start the server with `strongroom serve`")

@@ -10,6 +10,6 @@ __all__ = ["die_with_parent"]
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Have the kernel send this process SIGTERM when its parent dies, even by SIGKILL (Linux)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def die_with_parent(signal_number: int = signal.SIGTERM) -> None:
+    """Have the kernel send this process ``signal_number`` when its parent dies, even by SIGKILL (Linux)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal_number)

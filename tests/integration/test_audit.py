@@ -10,9 +10,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +259,10 @@ def test_sigkill_under_load_loses_no_acknowledged_record(fresh: RunningServer) -
     assert enough.wait(timeout=60)
     fresh.process.send_signal(signal.SIGKILL)  # the server we started, by its PID, mid-load
     fresh.process.wait(timeout=10)
+    deadline = time.monotonic() + 30  # its worker and audit writer die with it: nothing keeps serving
+    while _answers(fresh.port):
+        assert time.monotonic() < deadline, "a worker outlived its killed server"
+        time.sleep(0.1)
     for thread in threads:
         thread.join(timeout=30)
     with lock:
@@ -271,6 +277,14 @@ def test_sigkill_under_load_loses_no_acknowledged_record(fresh: RunningServer) -
         restarted.stop()
     result = strongroom("audit", "verify", "--data-dir", str(fresh.data_dir))
     assert result.returncode == 0 and b"incomplete" not in result.stderr
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def test_get_key_last_usage(fresh: RunningServer) -> None:
