@@ -23,6 +23,7 @@ CLI spells them, and otherwise the standard AWS environment variables and files 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -90,17 +91,6 @@ def _kms_client(endpoint_url: str | None, region: str | None, profile: str | Non
         raise CommandFailed(_describe(error)) from None
 
 
-def _kms_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option("--endpoint-url", metavar="URL", help="The KMS endpoint (else AWS_ENDPOINT_URL_KMS)."),
-        click.option("--region", metavar="REGION", help="The AWS region (else AWS_REGION, the profile)."),
-        click.option("--profile", metavar="NAME", help="A profile of the AWS config and credentials files."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
 def _parse_context(_ctx: click.Context, _param: click.Parameter, pairs: Sequence[str]) -> dict[str, str]:
     context: dict[str, str] = {}
     for pair in pairs:
@@ -113,20 +103,23 @@ def _parse_context(_ctx: click.Context, _param: click.Parameter, pairs: Sequence
     return context
 
 
-_context_option = click.option(
-    "--context",
-    "context",
-    multiple=True,
-    metavar="KEY=VALUE",
-    callback=_parse_context,
-    help="An encryption context pair (repeatable).",
-)
-_progress_option = click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Show a progress bar (default: on a terminal, for large inputs).",
-)
-_in_out = [
+_COMMON_OPTIONS = [
+    click.option(
+        "--context",
+        "context",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_parse_context,
+        help="An encryption context pair (repeatable).",
+    ),
+    click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Show a progress bar (default: on a terminal, for large inputs).",
+    ),
+    click.option("--endpoint-url", metavar="URL", help="The KMS endpoint (else AWS_ENDPOINT_URL_KMS)."),
+    click.option("--region", metavar="REGION", help="The AWS region (else AWS_REGION, the profile)."),
+    click.option("--profile", metavar="NAME", help="A profile of the AWS config and credentials files."),
     click.argument("source", metavar="IN", type=click.Path(allow_dash=True, path_type=Path)),
     click.option(
         "-o",
@@ -140,10 +133,34 @@ _in_out = [
 ]
 
 
-def _in_out_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_in_out):
-        command = option(command)
-    return command
+@dataclass(frozen=True, slots=True)
+class _Common:
+    """What both commands take: the context, the progress choice, the KMS client's options, IN and OUT."""
+
+    context: dict[str, str]
+    progress: bool | None
+    endpoint_url: str | None
+    region: str | None
+    profile: str | None
+    source: Path
+    output: Path
+
+    def kms(self) -> Any:
+        return _kms_client(self.endpoint_url, self.region, self.profile)
+
+
+def _common_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the shared options, and hand the command one :class:`_Common` (``common``) for them."""
+    names = ("context", "progress", "endpoint_url", "region", "profile", "source", "output")
+
+    @functools.wraps(command)
+    def wrapped(**values: Any) -> None:
+        common = _Common(**{name: values.pop(name) for name in names})
+        command(common=common, **values)
+
+    for option in reversed(_COMMON_OPTIONS):
+        wrapped = option(wrapped)
+    return wrapped
 
 
 # -- what to do for which file -----------------------------------------------------------------------------
@@ -230,12 +247,12 @@ def _size(path: Path) -> int | None:
 
 
 # -- running the jobs ----------------------------------------------------------------------------------------
-def _run(
-    jobs: list[_Job], action: Callable[[_Job, Progress | None], None], progress: bool | None, label: str
-) -> None:
+def _run(common: _Common, action: Callable[[_Job, Progress | None], None], encrypting: bool) -> None:
+    source, output = common.source, common.output
+    jobs = [_Job(source, output)] if _is_dash(source) else _plan(source, output, encrypting)
     total = sum(_size(job.source) or 0 for job in jobs)
     failures = 0
-    with _progress_bar(progress, total, label) as advance:
+    with _progress_bar(common.progress, total, "Encrypting" if encrypting else "Decrypting") as advance:
         for job in jobs:
             try:
                 if not _is_dash(job.destination):
@@ -289,7 +306,6 @@ def _open_source(path: Path) -> Iterator[BinaryIO]:
 # -- the commands ------------------------------------------------------------------------------------------
 @click.command()
 @click.option("--key", "keys", multiple=True, required=True, metavar="KEY", help="A KMS key (repeatable).")
-@_context_option
 @click.option(
     "--frame-size",
     type=click.IntRange(1, DEFAULT_MAX_FRAME_LENGTH),
@@ -311,25 +327,17 @@ def _open_source(path: Path) -> Iterator[BinaryIO]:
     show_default=True,
     help="With --cache-max-age: files per data key.",
 )
-@_progress_option
-@_kms_options
-@_in_out_options
+@_common_options
 def encrypt(
+    common: _Common,
     keys: tuple[str, ...],
-    context: dict[str, str],
     frame_size: int,
     no_sign: bool,
     cache_max_age: float | None,
     cache_max_messages: int,
-    progress: bool | None,
-    endpoint_url: str | None,
-    region: str | None,
-    profile: str | None,
-    source: Path,
-    output: Path,
 ) -> None:
     """Encrypt IN (a file, a directory, or - for stdin) into OUT, for any of the KMS keys."""
-    kms = _kms_client(endpoint_url, region, profile)
+    kms, context = common.kms(), common.context
     cache = DataKeyCache(max_age=cache_max_age, max_messages=cache_max_messages) if cache_max_age else None
     settings: dict[str, Any] = {"frame_length": frame_size, "signed": not no_sign, "cache": cache}
 
@@ -340,13 +348,11 @@ def encrypt(
         else:
             encrypt_file(kms, keys, job.source, job.destination, context, progress=advance, **settings)
 
-    jobs = [_Job(source, output)] if _is_dash(source) else _plan(source, output, encrypting=True)
-    _run(jobs, action, progress, "Encrypting")
+    _run(common, action, encrypting=True)
 
 
 @click.command()
 @click.option("--key", "keys", multiple=True, metavar="KEY", help="A trusted KMS key (repeatable); else any.")
-@_context_option
 @click.option(
     "--allow-non-committing", is_flag=True, help="Also decrypt message format 1 (non-committing suites)."
 )
@@ -357,29 +363,18 @@ def encrypt(
     show_default=True,
     help="Refuse messages with more encrypted data keys.",
 )
-@_progress_option
-@_kms_options
-@_in_out_options
+@_common_options
 def decrypt(
-    keys: tuple[str, ...],
-    context: dict[str, str],
-    allow_non_committing: bool,
-    max_encrypted_data_keys: int,
-    progress: bool | None,
-    endpoint_url: str | None,
-    region: str | None,
-    profile: str | None,
-    source: Path,
-    output: Path,
+    common: _Common, keys: tuple[str, ...], allow_non_committing: bool, max_encrypted_data_keys: int
 ) -> None:
     """Decrypt IN (a file, a directory, or - for stdin) into OUT.
 
     With --key, only encrypted data keys under those KMS keys are used (strict mode); without it, any
     KMS key the caller may use (discovery). --context pairs must all be in the message's context."""
-    kms = _kms_client(endpoint_url, region, profile)
+    kms = common.kms()
     options = DecryptOptions(
         key_ids=_resolved(kms, keys) if keys else None,
-        encryption_context=context,
+        encryption_context=common.context,
         allow_non_committing=allow_non_committing,
         max_encrypted_data_keys=max_encrypted_data_keys,
     )
@@ -394,8 +389,7 @@ def decrypt(
         else:
             decrypt_file(kms, job.source, job.destination, options, progress=advance)
 
-    jobs = [_Job(source, output)] if _is_dash(source) else _plan(source, output, encrypting=False)
-    _run(jobs, action, progress, "Decrypting")
+    _run(common, action, encrypting=False)
 
 
 def _resolved(kms: Any, keys: Sequence[str]) -> tuple[str, ...]:
