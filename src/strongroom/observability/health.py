@@ -30,8 +30,12 @@ class HealthChecks:
         audit_failing: Callable[[], bool] | None,
         audit_directory: Path | None,
     ) -> None:
+        def storage_answers() -> bool:
+            storage()  # raises if the database cannot be read
+            return True
+
         self._checks: dict[str, Check] = {
-            "storage": lambda: (storage(), True)[1],
+            "storage": storage_answers,
             "root_of_trust": lambda: unwrap(wrap(_PROBE, b"readyz"), b"readyz") == _PROBE,
         }
         if audit_failing is not None and audit_directory is not None:

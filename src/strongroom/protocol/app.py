@@ -146,8 +146,8 @@ class KmsApplication:
             REQUEST_ID.reset(token)
 
     def _wake_writer_soon(self) -> None:
-        """Wake the audit writer once, after the event loop's current turn: the records of every request
-        handled in this turn then go out in one batch, with one hand-over to the writer thread."""
+        """Wake the audit sink once, after the event loop's current turn: the records of every request
+        handled in this turn then go out in one batch (one send to the writer process)."""
         if self._wake_scheduled or self._audit is None:
             return
         self._wake_scheduled = True
