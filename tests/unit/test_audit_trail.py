@@ -14,7 +14,7 @@ import pytest
 
 from strongroom.audit.appender import TrailAppender, list_segments
 from strongroom.audit.chain import GENESIS, LinkError, format_line, link_hash, parse_line, segment_name
-from strongroom.audit.events import AuditedCall, build_event, is_read_only
+from strongroom.audit.events import AuditedCall, build_event, event_from_summary, is_read_only, summarize
 from strongroom.audit.file_sink import FileAuditSink
 from strongroom.audit.trail import EventFilter, LastUsageIndex, select, verify
 
@@ -94,6 +94,28 @@ def test_event_fields_and_what_is_left_out() -> None:
     )
 
 
+def test_a_summary_holds_no_secret_and_shapes_the_same_event() -> None:
+    parameters = {
+        "KeyId": "k",
+        "Plaintext": "c2VjcmV0",
+        "GrantTokens": ["token-value-that-must-not-appear"],
+        "Recipient": {"AttestationDocument": "YXR0ZXN0"},
+        "EncryptionContext": {"Plaintext": "a context pair is kept verbatim"},
+    }
+    answered = call(operation="Encrypt", parameters=parameters)
+    response = {"CiphertextBlob": b"blob", "KeyId": "arn", "KeyMaterialId": "m1"}
+    sent = summarize(answered, response, None, None)
+    for secret in (b"c2VjcmV0", b"token-value-that-must-not-appear", b"YXR0ZXN0", b"blob", b"CiphertextBlob"):
+        assert secret not in sent
+    event = orjson.loads(event_from_summary(sent, event_id="e-1"))
+    assert event == build_event(answered, response, None, None, event_id="e-1")
+    assert event["requestParameters"]["encryptionContext"] == {"Plaintext": "a context pair is kept verbatim"}
+    assert event["additionalEventData"] == {"keyMaterialId": "m1"}
+    for broken in (b"", b"{}", b"[1,2]", b"not json"):
+        with pytest.raises(ValueError, match="not an audit summary"):
+            event_from_summary(broken)
+
+
 def test_management_events_keep_their_response_without_secrets() -> None:
     event = build_event(
         call(operation="CreateGrant", parameters={"KeyId": "k", "Operations": ["Decrypt"]}),
@@ -139,16 +161,31 @@ def test_two_appenders_share_one_chain(tmp_path: Path) -> None:
     assert verify(tmp_path).records == 10 and verify(tmp_path).intact
 
 
+def test_two_appenders_follow_each_others_roll_overs(tmp_path: Path) -> None:
+    # The first begins a segment every few records; the second, whose segments would be larger, must
+    # notice and follow rather than go on in the segment it last wrote to.
+    first, second = TrailAppender(tmp_path, segment_bytes=300), TrailAppender(tmp_path)
+    for n in range(40):
+        (first if n % 5 in (0, 1) else second).append([b'{"n":%d}' % n])
+    report = verify(tmp_path)
+    assert report.records == 40 and report.intact and len(list_segments(tmp_path)) >= 8
+    assert [e["n"] for e in select(tmp_path, EventFilter())] == list(range(40))
+
+
+def summary(n: int) -> bytes:
+    return summarize(call(request_id=f"req-{n}"), None, None, None)
+
+
 def test_a_failed_write_leaves_nothing_and_the_sink_recovers(tmp_path: Path) -> None:
     sink = FileAuditSink(tmp_path)
-    assert sink.submit(b'{"n":1}').wait() is None
+    assert sink.submit(summary(1)).wait() is None
     (tmp_path / segment_name(2)).symlink_to("/dev/full")
-    error = sink.submit(b'{"n":2}').wait()
+    error = sink.submit(summary(2)).wait()
     assert isinstance(error, OSError) and sink.failing
     (tmp_path / segment_name(2)).unlink()
-    assert sink.submit(b'{"n":3}').wait() is None and not sink.failing
+    assert sink.submit(summary(3)).wait() is None and not sink.failing
     sink.close()
-    assert [e["n"] for e in select(tmp_path, EventFilter())] == [1, 3]
+    assert [e["requestID"] for e in select(tmp_path, EventFilter())] == ["req-1", "req-3"]
     assert verify(tmp_path).intact
 
 
@@ -156,7 +193,7 @@ def test_group_commit_and_async_waiters(tmp_path: Path) -> None:
     sink = FileAuditSink(tmp_path)
 
     async def many() -> list[OSError | None]:
-        batches = [sink.submit(b'{"n":%d}' % n, wake=False) for n in range(50)]
+        batches = [sink.submit(summary(n), wake=False) for n in range(50)]
         sink.wake()
         return [await batch.wait_async() for batch in batches]
 

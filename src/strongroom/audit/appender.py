@@ -115,7 +115,7 @@ class TrailAppender:
     def _current_tail(self) -> _Tail:
         """The chain's end, read from disk unless nobody else can have written since our last batch."""
         cached = self._tail
-        if not self.shared and cached is not None and cached.size < self.segment_bytes:
+        if cached is not None and cached.size < self.segment_bytes and self._still_ours(cached):
             return cached
         segments = list_segments(self.directory) or [self.directory / segment_name(1)]
         newest = segments[-1]
@@ -132,6 +132,18 @@ class TrailAppender:
             self._open_segment(following)
             tail = _Tail(following, 0, tail.previous, tail.sequence)
         return tail
+
+    def _still_ours(self, cached: _Tail) -> bool:
+        """Whether the chain still ends where our last batch left it: always when the trail is ours
+        alone; when it is shared, if the segment has not grown and no later segment was begun (one
+        ``fstat`` and one ``stat``, not a directory listing per batch)."""
+        if not self.shared:
+            return True
+        assert self._segment_fd is not None
+        if os.fstat(self._segment_fd).st_size != cached.size:
+            return False
+        number = int(SEGMENT_PATTERN.fullmatch(cached.segment.name).group(1))  # type: ignore[union-attr]
+        return not os.path.exists(self.directory / segment_name(number + 1))
 
     def _read_tail(self, segments: list[Path], size: int) -> _Tail:
         newest = segments[-1]

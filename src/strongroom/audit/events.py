@@ -31,7 +31,9 @@ __all__ = [
     "READ_ONLY_OPERATIONS",
     "AuditedCall",
     "build_event",
+    "event_from_summary",
     "is_read_only",
+    "summarize",
 ]
 
 EVENT_VERSION: Final = "1.11"
@@ -96,47 +98,48 @@ def is_read_only(operation: str) -> bool:
     return operation in READ_ONLY_OPERATIONS or operation.startswith(_READ_PREFIXES)
 
 
-def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
 def _grant_token_digest(token: object) -> str:
     return "sha256:" + hashlib.sha256(str(token).encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def _camel_members(value: Any, *, verbatim: bool = False) -> Any:
-    """Structure members in camelCase, recursively; the pairs of an encryption context stay as they are."""
-    if type(value) is dict and not verbatim:  # the common case, a JSON object: no Mapping dispatch
-        out: dict[str, Any] = {}
-        for name, member in value.items():
-            if name in _SECRET_MEMBERS:
-                continue
-            if type(member) is str or type(member) is int or type(member) is bool:
-                out[name[:1].lower() + name[1:]] = member
-            elif name == "GrantTokens" and isinstance(member, list):
-                out["grantTokens"] = [_grant_token_digest(token) for token in member]
-            else:
-                out[name[:1].lower() + name[1:]] = _camel_members(
-                    member, verbatim="EncryptionContext" in name
-                )
-        return out
+def _redacted(value: Any) -> Any:
+    """A request or response structure with its secret members left out and grant tokens replaced by
+    their digests; member names stay as they are, and an encryption context is kept verbatim."""
     if isinstance(value, Mapping):
-        if verbatim:
-            return {str(k): v for k, v in value.items()}
-        out = {}
+        out: dict[str, Any] = {}
         for name, member in value.items():
             name = str(name)
             if name in _SECRET_MEMBERS:
                 continue
-            if name == "GrantTokens" and isinstance(member, list):
-                out["grantTokens"] = [_grant_token_digest(token) for token in member]
-                continue
-            out[_camel(name)] = _camel_members(member, verbatim="EncryptionContext" in name)
+            kind = type(member)
+            if kind is str or kind is int or kind is bool:  # the common case first
+                out[name] = member
+            elif name == "GrantTokens" and kind is list:
+                out[name] = [_grant_token_digest(token) for token in member]
+            elif "EncryptionContext" in name and isinstance(member, Mapping):
+                out[name] = {str(k): v for k, v in member.items()}
+            else:
+                out[name] = _redacted(member)
         return out
     if isinstance(value, list):
-        return [_camel_members(item) for item in value]
+        return [_redacted(item) for item in value]
     if isinstance(value, bytes | bytearray):
         return None  # a blob member we do not know: never logged
+    return value
+
+
+def _camel_members(value: Any) -> Any:
+    """Member names in camelCase, recursively, as CloudTrail logs them; an encryption context's pairs
+    stay as they are."""
+    if type(value) is dict:
+        return {
+            name[:1].lower() + name[1:]: (
+                member if "EncryptionContext" in name or type(member) is str else _camel_members(member)
+            )
+            for name, member in value.items()
+        }
+    if type(value) is list:
+        return [_camel_members(item) for item in value]
     return value
 
 
@@ -190,6 +193,59 @@ def _resources(call: AuditedCall, response: Mapping[str, Any] | None) -> list[di
     return [{"accountId": arn.split(":")[4], "type": KEY_RESOURCE_TYPE, "ARN": arn} for arn in arns]
 
 
+def summarize(
+    call: AuditedCall,
+    response: Mapping[str, Any] | None,
+    error_code: str | None,
+    error_message: str | None,
+) -> bytes:
+    """What a worker sends for one answered request: the call's facts, already without secrets.
+
+    It is cheap on purpose (the request waits for it): the CloudTrail shape is built later, by the
+    writer, with :func:`event_from_summary`. Only the parts of the response a record uses are kept: the
+    whole (redacted) response of a successful change, otherwise just its key material id."""
+    kept: Mapping[str, Any] | None = None
+    if response is not None and error_code is None:
+        if not is_read_only(call.operation):
+            kept = _redacted(response)
+        elif response.get("KeyMaterialId"):
+            kept = {"KeyMaterialId": response["KeyMaterialId"]}
+    return orjson.dumps(
+        [
+            call.request_id,
+            call.started,
+            call.source_ip,
+            call.user_agent,
+            call.operation,
+            call.region,
+            call.access_key_id,
+            call.account_id,
+            call.principal_arn,
+            _redacted(call.parameters) if call.parameters is not None else None,
+            call.key_arns,
+            kept,
+            error_code,
+            error_message,
+        ]
+    )
+
+
+def event_from_summary(summary: bytes, event_id: str | None = None) -> bytes:
+    """The CloudTrail-shaped event JSON for a request, from its :func:`summarize` bytes; ValueError if
+    they are not a summary."""
+    try:
+        fields = orjson.loads(summary)
+        (request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
+         principal_arn, parameters, key_arns, response, error_code, error_message) = fields  # fmt: skip
+        call = AuditedCall(
+            request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
+            principal_arn, parameters, key_arns,
+        )  # fmt: skip
+        return orjson.dumps(_shape(call, response, error_code, error_message, event_id))
+    except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"not an audit summary: {error}") from None
+
+
 def build_event(
     call: AuditedCall,
     response: Mapping[str, Any] | None,
@@ -197,10 +253,23 @@ def build_event(
     error_message: str | None,
     event_id: str | None = None,
 ) -> dict[str, Any]:
-    """The CloudTrail-shaped event for one answered request."""
+    """The CloudTrail-shaped event for one answered request, as the trail will hold it."""
+    event: dict[str, Any] = orjson.loads(
+        event_from_summary(summarize(call, response, error_code, error_message), event_id)
+    )
+    return event
+
+
+def _shape(
+    call: AuditedCall,
+    response: Mapping[str, Any] | None,
+    error_code: str | None,
+    error_message: str | None,
+    event_id: str | None,
+) -> dict[str, Any]:
     read_only = is_read_only(call.operation)
     parameters = _camel_members(call.parameters) if call.parameters is not None else None
-    if call.operation == "Decrypt" and parameters is not None and error_code is None:
+    if call.operation == "Decrypt" and isinstance(parameters, dict) and error_code is None:
         parameters.setdefault("encryptionAlgorithm", "SYMMETRIC_DEFAULT")
     event: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
@@ -233,7 +302,3 @@ def build_event(
     event["recipientAccountId"] = resources[0]["accountId"] if resources else call.account_id
     event["eventCategory"] = "Management"
     return event
-
-
-def encode_event(event: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(event)

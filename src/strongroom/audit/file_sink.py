@@ -1,8 +1,9 @@
 """The audit sink inside one process, with group commit: a request is answered only once its record is
 on stable storage, and one ``fdatasync`` covers every record that arrived while the previous one ran.
 
-Requests :meth:`FileAuditSink.submit` their record's event JSON and wait on the :class:`Batch` they get.
-A writer thread takes the whole pending batch at a time, appends it with a :class:`TrailAppender` and
+Requests :meth:`FileAuditSink.submit` their summary (:func:`~strongroom.audit.events.summarize`) and
+wait on the :class:`Batch` they get. A writer thread takes the whole pending batch at a time, shapes the
+events, appends them with a :class:`TrailAppender` and
 wakes the batch's waiters, with the error if it failed: the edge then answers those requests
 ``KMSInternalException`` instead of their result, so no answered request goes unrecorded. The next batch
 tries again. This is the sink of embedded use and tests; ``strongroom serve`` runs the appender in a
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from strongroom.audit.appender import DEFAULT_SEGMENT_BYTES, TrailAppender, list_segments
+from strongroom.audit.events import event_from_summary
 
 __all__ = ["Batch", "FileAuditSink", "FlushObserver", "list_segments"]
 
@@ -26,33 +28,39 @@ FlushObserver = Callable[[int, float], None]  # (records in the batch, seconds t
 
 
 class Batch:
-    """Records that become durable together; requests wait on it (threads or asyncio tasks)."""
+    """Records that become durable together; requests wait on it (threads or asyncio tasks).
 
-    __slots__ = ("_done", "_lock", "_waiters", "error", "events")
+    Cheap to make, because one is made per event-loop turn: a thread's :class:`threading.Event` is
+    created only when a thread actually blocks in :meth:`wait`."""
+
+    __slots__ = ("_blocked", "_lock", "_waiters", "done", "error", "summaries")
 
     def __init__(self) -> None:
-        self.events: list[bytes] = []
+        self.summaries: list[bytes] = []
         self.error: OSError | None = None
-        self._done = threading.Event()
+        self.done = False
         self._lock = threading.Lock()
+        self._blocked: threading.Event | None = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
 
     def wait(self) -> OSError | None:
         """Block until the batch is durable (None) or has failed (the error)."""
-        self._done.wait()
+        with self._lock:
+            if self.done:
+                return self.error
+            if self._blocked is None:
+                self._blocked = threading.Event()
+            blocked = self._blocked
+        blocked.wait()
         return self.error
 
     async def wait_async(self) -> OSError | None:
-        if self._done.is_set():
+        if self.done:
             return self.error
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()  # one per waiter: a cancelled one stays its own
         with self._lock:
-            if self._done.is_set():
+            if self.done:
                 return self.error
             self._waiters.append((loop, future))
         await future
@@ -62,8 +70,13 @@ class Batch:
         """Mark the batch done; callable from any thread."""
         with self._lock:
             self.error = error
-            self._done.set()
+            self.done = True
             waiters, self._waiters = self._waiters, []
+            blocked = self._blocked
+        if blocked is not None:
+            blocked.set()
+        if not waiters:
+            return
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -99,14 +112,15 @@ class FileAuditSink:
         self._writer = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._writer.start()
 
-    def submit(self, event: bytes, *, wake: bool = True) -> Batch:
-        """Queue a record. ``wake=False`` leaves the writer asleep until :meth:`wake`: an event loop
-        wakes it once per turn, so all the requests of one turn share a batch and one hand-over."""
+    def submit(self, summary: bytes, *, wake: bool = True) -> Batch:
+        """Queue a record (its :func:`~strongroom.audit.events.summarize` bytes). ``wake=False`` leaves
+        the writer asleep until :meth:`wake`: an event loop wakes it once per turn, so all the requests
+        of one turn share a batch and one hand-over."""
         with self._condition:
             if self._closing:
                 raise RuntimeError("the audit sink is closed")
             batch = self._pending
-            batch.events.append(event)
+            batch.summaries.append(summary)
             if wake:
                 self._condition.notify()
         return batch
@@ -131,11 +145,11 @@ class FileAuditSink:
     def _run(self) -> None:
         while True:
             with self._condition:
-                while not self._pending.events and not self._closing:
+                while not self._pending.summaries and not self._closing:
                     self._condition.wait()
                 batch, self._pending = self._pending, Batch()
                 closing = self._closing
-            if batch.events:
+            if batch.summaries:
                 self._write(batch)
             if closing:
                 return
@@ -143,7 +157,7 @@ class FileAuditSink:
     def _write(self, batch: Batch) -> None:
         started = time.perf_counter()
         try:
-            self._appender.append(batch.events)
+            self._appender.append([event_from_summary(summary) for summary in batch.summaries])
         except OSError as error:
             self._failing = True
             batch.complete(error)
@@ -155,4 +169,4 @@ class FileAuditSink:
         self._failing = False
         batch.complete(None)
         if self._on_flush is not None:
-            self._on_flush(len(batch.events), time.perf_counter() - started)
+            self._on_flush(len(batch.summaries), time.perf_counter() - started)

@@ -1,20 +1,21 @@
-"""What the protocol edge talks to: turn an answered request into its event and hand it to the sink."""
+"""What the protocol edge talks to: turn an answered request into its summary and hand it to the sink."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from strongroom.audit.events import AuditedCall, build_event, encode_event
+from strongroom.audit.events import AuditedCall, summarize
 from strongroom.audit.file_sink import Batch
 
 __all__ = ["AuditRecorder", "AuditSink"]
 
 
 class AuditSink(Protocol):
-    """Where records go: ``submit`` returns the batch to wait on until the record is durable."""
+    """Where records go: ``submit`` takes a request's summary (:func:`summarize`) and returns the batch
+    to wait on until its record is durable."""
 
-    def submit(self, event: bytes, *, wake: bool = True) -> Batch: ...
+    def submit(self, summary: bytes, *, wake: bool = True) -> Batch: ...
 
     def wake(self) -> None: ...
 
@@ -41,8 +42,7 @@ class AuditRecorder:
         *,
         wake: bool = True,
     ) -> Batch:
-        event = encode_event(build_event(call, response, error_code, error_message))
-        return self.sink.submit(event, wake=wake)
+        return self.sink.submit(summarize(call, response, error_code, error_message), wake=wake)
 
     def wake(self) -> None:
         self.sink.wake()

@@ -36,9 +36,8 @@ class RemoteAuditSink:
     def failing(self) -> bool:
         return self._failing
 
-    def submit(self, event: bytes, *, wake: bool = True) -> Batch:
-        self._frames.append(FRAME_HEADER.pack(len(event)) + event)
-        self._staged.events.append(event)
+    def submit(self, summary: bytes, *, wake: bool = True) -> Batch:
+        self._frames.append(FRAME_HEADER.pack(len(summary)) + summary)
         batch = self._staged
         if wake:
             self.wake()

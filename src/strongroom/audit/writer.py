@@ -1,14 +1,16 @@
 """The audit writer process: one per ``strongroom serve``, appending every worker's records to the trail.
 
-Workers send records over a local socket; the writer reads whatever has arrived from all of them, appends
-it as one batch (one ``fdatasync``), and acknowledges. While it syncs, more records arrive, so the next
+Workers send each request's summary (:func:`~strongroom.audit.events.summarize`, already without
+secrets) over a local socket; the writer shapes the CloudTrail events, so that work is off the request
+path, reads whatever has arrived from all workers, appends it as one batch (one ``fdatasync``), and
+acknowledges. While it syncs, more records arrive, so the next
 batch is bigger: group commit with no timer. Being its own process, it never competes with request
 handling for a worker's GIL, and, being the only writer, it orders one chain for all workers.
 
 Protocol, on a ``SOCK_STREAM`` Unix socket in the abstract namespace (the name is random per start; a
 peer is accepted only if its uid is ours, checked with ``SO_PEERCRED``):
 
-- worker to writer: frames of u32 length (big-endian) and the event JSON;
+- worker to writer: frames of u32 length (big-endian) and the summary JSON;
 - writer to worker: 9-byte acknowledgements, ``K`` (durable) or ``F`` (the write failed) and a u64: how
   many of this connection's records are now done, counting from the first.
 
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from strongroom.audit.appender import TrailAppender
+from strongroom.audit.events import event_from_summary
 from strongroom.process import die_with_parent
 
 __all__ = ["ACK", "FRAME_HEADER", "MAX_RECORD_BYTES", "WriterProcess", "serve_writer"]
@@ -130,7 +133,11 @@ def _receive(peer: _Peer, batch: list[tuple[_Peer, bytes]]) -> bool:
         end = offset + FRAME_HEADER.size + length
         if end > len(buffer):
             break
-        batch.append((peer, bytes(buffer[offset + FRAME_HEADER.size : end])))
+        try:
+            event = event_from_summary(bytes(buffer[offset + FRAME_HEADER.size : end]))
+        except ValueError:
+            return False
+        batch.append((peer, event))
         offset = end
     del buffer[:offset]
     return True
