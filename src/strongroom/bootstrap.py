@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +23,9 @@ from strongroom.config import (
 from strongroom.domain.ids import root_principal
 from strongroom.keystore.file import FileRootOfTrust
 from strongroom.observability.health import HealthChecks
-from strongroom.observability.logs import configure_logging
 from strongroom.observability.metrics import Metrics
 from strongroom.operations.context import Services
 from strongroom.operations.registry import OPERATIONS
-from strongroom.process import die_with_parent
 from strongroom.protocol.app import KmsApplication
 from strongroom.protocol.model import load_kms_model
 from strongroom.protocol.sigv4 import SigV4Verifier
@@ -40,7 +37,14 @@ from strongroom.service.credentials import CredentialStore, generate_access_key_
 from strongroom.service.keyring import KeyRepository
 from strongroom.storage.sqlite import SqliteStore
 
-__all__ = ["CONFIG_ENV", "DataDirError", "InitResult", "build_application", "create_app", "initialize"]
+__all__ = [
+    "CONFIG_ENV",
+    "DataDirError",
+    "InitResult",
+    "build_application",
+    "initialize",
+    "load_worker_config",
+]
 
 CONFIG_ENV = "STRONGROOM_SERVE_CONFIG"
 
@@ -153,19 +157,9 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
     )
 
 
-def create_app() -> KmsApplication:
-    """granian's factory target: the configuration comes from the parent ``strongroom serve``."""
-    # granian installs a worker's own signal handlers only after this factory returns. Until then the
-    # worker runs the handlers inherited from the parent, which would swallow a SIGTERM sent during
-    # startup and leave shutdown waiting for this worker forever.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    # A worker whose serve is gone (even by SIGKILL) must stop, not linger; granian's worker does not
-    # exit on SIGTERM without its parent, so it gets SIGKILL: nothing it could still answer is durable.
-    die_with_parent(signal.SIGKILL)
+def load_worker_config() -> ServerConfig:
+    """A worker's configuration, which the parent ``strongroom serve`` put in the environment."""
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise DataDirError(f"{CONFIG_ENV} is not set; start the server with `strongroom serve`")
-    config = ServerConfig.from_json_dict(orjson.loads(raw))
-    configure_logging(config.log_level)
-    return build_application(config)
+    return ServerConfig.from_json_dict(orjson.loads(raw))

@@ -1,4 +1,4 @@
-"""The ASGI adapter (for uvicorn and other ASGI servers) drives the same application as RSGI."""
+"""The ASGI adapter (what uvicorn runs) drives the application: round trips, errors, lifespan."""
 
 from __future__ import annotations
 
@@ -90,13 +90,3 @@ def test_lifespan(app):  # type: ignore[no-untyped-def]
 
     asyncio.run(app.asgi({"type": "lifespan"}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-
-
-def test_granian_peer_is_reduced_to_its_host() -> None:
-    """aws:SourceIp needs the host: granian's RSGI scope gives ``host:port``."""
-    from strongroom.protocol.app import _host_of
-
-    assert _host_of("127.0.0.1:54321") == "127.0.0.1"
-    assert _host_of("[::1]:54321") == "::1"
-    assert _host_of("::1:54321") == "::1"
-    assert _host_of("") == ""

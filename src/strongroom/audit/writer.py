@@ -194,6 +194,7 @@ class WriterProcess:
             [sys.executable, "-m", "strongroom.audit.writer", str(self.directory), self.name],
             stdout=subprocess.PIPE,
             preexec_fn=die_with_parent,
+            process_group=0,  # a Ctrl-C in the terminal is for serve, which stops the writer last
         )
         assert process.stdout is not None
         line = process.stdout.readline()

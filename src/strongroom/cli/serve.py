@@ -22,6 +22,7 @@ from strongroom.domain.keys import DAY
 from strongroom.keystore.file import RootKeyFileError
 from strongroom.observability.logs import configure_logging
 from strongroom.observability.metrics import MULTIPROCESS_ENV
+from strongroom.server.pool import WorkerPool, install_stop_handlers
 
 __all__ = ["serve"]
 
@@ -119,7 +120,7 @@ def serve(
         access_key_id, secret = result.generated_credentials
         click.echo(f"Admin credentials (also saved in {directory.admin_credentials}, mode 0600):")
         click.echo(f"  export AWS_ACCESS_KEY_ID={access_key_id} AWS_SECRET_ACCESS_KEY={secret}")
-    _run(config, log_level)
+    _run(config)
 
 
 def _fresh_metrics_directory(directory: DataDir) -> None:
@@ -135,8 +136,8 @@ def _endpoint(host: str, port: int) -> str:
 
 
 def _require_free_port(host: str, port: int) -> None:
-    """granian binds with SO_REUSEPORT, which would let a second server share a port that is already
-    taken (and split requests between two data dirs). A plain bind refuses that."""
+    """The workers' sockets use SO_REUSEPORT, which would let a second server share a port that is
+    already taken (and split requests between two data dirs). A plain bind refuses that."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -164,29 +165,21 @@ def _wait_until_answering(host: str, port: int, timeout: float) -> bool:
     return False
 
 
-def _run(config: ServerConfig, log_level: str) -> None:
-    from granian.constants import Interfaces
-    from granian.server import Server
-
+def _run(config: ServerConfig) -> None:
+    endpoint = _endpoint(config.host, config.port)
+    try:
+        pool = WorkerPool(
+            config.host, config.port, config.workers, say=lambda text: click.echo(text, err=True)
+        )
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {endpoint}: {error.strerror or error}") from None
+    install_stop_handlers(pool)
     writer = None
     if config.audit:  # one writer process appends every worker's records (strongroom.audit.writer)
         writer = WriterProcess(DataDir(config.data_dir).audit)
         writer.start()
         config = dataclasses.replace(config, audit_writer=writer.name)
     os.environ[CONFIG_ENV] = orjson.dumps(config.to_json_dict()).decode()
-    server = Server(
-        "strongroom.bootstrap:create_app",
-        address=config.host,
-        port=config.port,
-        interface=Interfaces.RSGI,
-        workers=config.workers,
-        factory=True,
-        websockets=False,
-        log_level=log_level,  # type: ignore[arg-type]
-        log_access=False,
-        respawn_failed_workers=True,
-    )
-    endpoint = _endpoint(config.host, config.port)
 
     def announce_when_answering() -> None:
         if not _wait_until_answering(config.host, config.port, timeout=60.0):
@@ -197,11 +190,11 @@ def _run(config: ServerConfig, log_level: str) -> None:
         click.echo(f"  aws kms list-keys --endpoint-url {endpoint} --region us-east-1")
         sys.stdout.flush()
 
-    server.on_startup(lambda: threading.Thread(target=announce_when_answering, daemon=True).start())
     try:
-        server.serve()
-    except OSError as error:
-        raise click.ClickException(f"cannot listen on {endpoint}: {error.strerror or error}") from None
+        pool.start()
+        threading.Thread(target=announce_when_answering, daemon=True).start()
+        pool.run_until_stopped()
     finally:
+        pool.stop()  # the workers first: their last requests still need the audit writer
         if writer is not None:
             writer.stop()

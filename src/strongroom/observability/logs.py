@@ -17,7 +17,12 @@ import orjson
 __all__ = ["REQUEST_ID", "JsonFormatter", "configure_logging"]
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("strongroom_request_id", default=None)
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# Not copied into an entry: LogRecord's own attributes, and uvicorn's terminal-coloured copy of its message.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,7 +1,7 @@
 """The HTTP application: authenticate, route ``X-Amz-Target``, validate, dispatch, answer.
 
-Knows nothing of keys. :meth:`KmsApplication.handle` is server-agnostic; ``__call__`` adapts it to
-granian's RSGI (the default server) and :meth:`KmsApplication.asgi` to any ASGI server.
+Knows nothing of keys. :meth:`KmsApplication.handle` is server-agnostic; :meth:`KmsApplication.asgi`
+adapts it to ASGI (uvicorn, in :mod:`strongroom.server.worker`).
 """
 
 from __future__ import annotations
@@ -279,7 +279,9 @@ class KmsApplication:
         except Exception:
             log.exception("deletion sweep failed")
 
-    def _schedule_sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+    def start_background_work(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The periodic deletion sweep and cache-metrics publication, on the worker's event loop."""
+
         def tick() -> None:
             self.sweep()
             loop.call_later(_SWEEP_INTERVAL_SECONDS, tick)
@@ -298,44 +300,7 @@ class KmsApplication:
 
         loop.call_later(_CACHE_SYNC_SECONDS, sync)
 
-    # -- RSGI (granian) --------------------------------------------------------------------------------
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._schedule_sweep(loop)
-
-    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.close()
-
-    async def __call__(self, scope: Any, proto: Any) -> None:
-        if scope.proto != "http":
-            return
-        started = time.perf_counter()
-        special = self.observability(scope.method, scope.path)
-        if special is not None:
-            await _drain(proto)
-            proto.response_bytes(*special)
-            return
-        # One conversion: every lookup on granian's header object crosses into Rust.
-        headers = dict(scope.headers.items())
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) <= MAX_BODY_BYTES:
-            body = await proto()  # the common case: one read, done in Rust
-        else:
-            body = await _read_bounded(proto)
-        client = _host_of(scope.client)
-        if body is None:
-            response, pending = self.too_large(headers, client)
-        else:
-            response, pending = self.respond(
-                scope.method, scope.path, scope.query_string, headers, body, client, wake=False
-            )
-        if pending is not None:
-            self._wake_writer_soon()
-            response = self._after_audit(response, await pending.wait_async())
-        self._observe(headers, response, started)
-        status, response_headers, payload = response
-        proto.response_bytes(status, response_headers, payload)
-
-    # -- ASGI (uvicorn, hypercorn, granian --interface asgi) -------------------------------------------
+    # -- ASGI (uvicorn) -------------------------------------------------------------------------------
     async def asgi(
         self,
         scope: dict[str, Any],
@@ -389,22 +354,6 @@ class KmsApplication:
         await send({"type": "http.response.body", "body": payload})
 
 
-async def _drain(proto: Any) -> None:
-    async for _ in proto:
-        pass
-
-
-async def _read_bounded(proto: Any) -> bytes | None:
-    """The body, streamed; None (after draining the rest) if it is over :data:`MAX_BODY_BYTES`."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in proto:
-        size += len(chunk)
-        if size <= MAX_BODY_BYTES:
-            chunks.append(chunk)
-    return b"".join(chunks) if size <= MAX_BODY_BYTES else None
-
-
 def _operation_of(headers: Mapping[str, str]) -> str:
     target = headers.get("x-amz-target") or ""
     return target[len(_TARGET_PREFIX) :] if target.startswith(_TARGET_PREFIX) else ""
@@ -415,9 +364,3 @@ def _credential_of(headers: Mapping[str, str], call: AuditedCall) -> None:
     match = _CREDENTIAL.search(headers.get("authorization") or "")
     if match is not None:
         call.access_key_id, call.region = match.group(1)[:128], match.group(2)[:64]
-
-
-def _host_of(peer: str) -> str:
-    """granian gives the peer as ``host:port`` (``[v6]:port`` or ``v6:port``); aws:SourceIp wants the host."""
-    host = peer.rsplit(":", 1)[0] if ":" in peer else peer
-    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
