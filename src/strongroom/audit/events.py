@@ -16,6 +16,7 @@ What a record holds (and never holds):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Mapping
@@ -161,12 +162,19 @@ class AuditedCall:
 
 
 def _user_identity(call: AuditedCall) -> dict[str, Any]:
-    if not call.principal_arn:
+    return _identity(call.principal_arn, call.account_id, call.access_key_id)
+
+
+@functools.lru_cache(maxsize=1024)
+def _identity(principal_arn: str, account_id: str, access_key_id: str) -> dict[str, Any]:
+    """The userIdentity of a caller (cached: a few callers make most requests; the dict is shared, so
+    it is never changed after this)."""
+    if not principal_arn:
         identity: dict[str, Any] = {"type": "Unknown"}
-        if call.access_key_id:
-            identity["accessKeyId"] = call.access_key_id
+        if access_key_id:
+            identity["accessKeyId"] = access_key_id
         return identity
-    resource = call.principal_arn.split(":", 5)[-1]
+    resource = principal_arn.split(":", 5)[-1]
     if resource == "root":
         kind, name = "Root", None
     elif resource.startswith("user/"):
@@ -175,10 +183,10 @@ def _user_identity(call: AuditedCall) -> dict[str, Any]:
         kind, name = "AssumedRole", None  # a role's access key signs as the role itself
     identity = {
         "type": kind,
-        "principalId": call.account_id if kind == "Root" else call.principal_arn,
-        "arn": call.principal_arn,
-        "accountId": call.account_id,
-        "accessKeyId": call.access_key_id,
+        "principalId": account_id if kind == "Root" else principal_arn,
+        "arn": principal_arn,
+        "accountId": account_id,
+        "accessKeyId": access_key_id,
     }
     if name is not None:
         identity["userName"] = name
@@ -190,7 +198,13 @@ def _resources(call: AuditedCall, response: Mapping[str, Any] | None) -> list[di
     created = (response or {}).get("KeyMetadata", {}).get("Arn") if call.operation == "CreateKey" else None
     if created and created not in arns:
         arns.append(created)
-    return [{"accountId": arn.split(":")[4], "type": KEY_RESOURCE_TYPE, "ARN": arn} for arn in arns]
+    return [_resource(arn) for arn in arns]
+
+
+@functools.lru_cache(maxsize=4096)
+def _resource(arn: str) -> dict[str, str]:
+    """One ``resources`` entry (cached, and so never changed after this)."""
+    return {"accountId": arn.split(":")[4], "type": KEY_RESOURCE_TYPE, "ARN": arn}
 
 
 def summarize(
