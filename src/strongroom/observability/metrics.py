@@ -49,9 +49,9 @@ class _KeyStates(Collector):
 
 
 def _use_multiprocess_values() -> None:
-    """prometheus_client picks in-memory or file-backed values when it is first imported. ``strongroom
-    serve`` imports it before it sets the directory, and granian forks the workers from it, so pick again
-    here, before any metric is made."""
+    """prometheus_client picks in-memory or file-backed values when it is first imported, which may be
+    before the directory is set (``strongroom serve`` imports it first, and so may embedding code), so
+    pick again here, before any metric is made."""
     if os.environ.get(MULTIPROCESS_ENV):
         from prometheus_client import values
 
