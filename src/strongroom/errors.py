@@ -37,6 +37,8 @@ __all__ = [
     "InvalidMarkerException",
     "InvalidSignatureException",
     "KMSInternalException",
+    "KMSInvalidMacException",
+    "KMSInvalidSignatureException",
     "KMSInvalidStateException",
     "KeyUnavailableException",
     "KmsError",
@@ -122,6 +124,24 @@ class InvalidCiphertextException(ClientError):
     """Deliberately uninformative: no message, whatever went wrong."""
 
     code = "InvalidCiphertextException"
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+
+class KMSInvalidSignatureException(ClientError):
+    """A signature that does not verify; no message, as in AWS."""
+
+    code = "KMSInvalidSignatureException"
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+
+class KMSInvalidMacException(ClientError):
+    """A MAC that does not verify; no message, as in AWS."""
+
+    code = "KMSInvalidMacException"
 
     def __init__(self) -> None:
         super().__init__(None)

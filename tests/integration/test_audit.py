@@ -168,6 +168,20 @@ def test_no_secret_reaches_the_trail(fresh: RunningServer) -> None:
         KeyId=key_id, GranteePrincipal=f"arn:aws:iam::{ACCOUNT_ID}:root", Operations=["Encrypt"]
     )["GrantToken"]
     kms.encrypt(KeyId=key_id, Plaintext=b"with a token", GrantTokens=[token])
+    signing_key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    message = os.urandom(40)
+    signature = kms.sign(KeyId=signing_key, Message=message, SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    kms.verify(KeyId=signing_key, Message=message, Signature=signature, SigningAlgorithm="ECDSA_SHA_256")
+    secrets += [message, signature, kms.get_public_key(KeyId=signing_key)["PublicKey"]]
+    mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    mac = kms.generate_mac(KeyId=mac_key, Message=message, MacAlgorithm="HMAC_SHA_256")["Mac"]
+    kms.verify_mac(KeyId=mac_key, Message=message, Mac=mac, MacAlgorithm="HMAC_SHA_256")
+    rsa_key = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    rsa_blob = kms.encrypt(KeyId=rsa_key, Plaintext=message, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    kms.decrypt(
+        KeyId=rsa_key, CiphertextBlob=rsa_blob["CiphertextBlob"], EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+    )
+    secrets += [mac, rsa_blob["CiphertextBlob"]]
     trail = trail_bytes(fresh)
     for secret in secrets:
         for form in (secret, base64.b64encode(secret), secret.hex().encode()):

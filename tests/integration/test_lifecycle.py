@@ -69,11 +69,6 @@ def test_create_multi_region_key(kms):
             "KeyUsage SIGN_VERIFY is not compatible with KeySpec SYMMETRIC_DEFAULT",
         ),
         (
-            {"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
-            "UnsupportedOperationException",
-            "KeySpec RSA_2048 is not supported by Strongroom yet.",
-        ),
-        (
             {"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"},
             "UnsupportedOperationException",
             "KeySpec SM2 is not supported in this Region",

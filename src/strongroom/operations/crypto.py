@@ -1,4 +1,5 @@
-"""Symmetric cryptography: GenerateDataKey(WithoutPlaintext), Encrypt, Decrypt, ReEncrypt, GenerateRandom.
+"""Encryption: GenerateDataKey(WithoutPlaintext), Encrypt, Decrypt, ReEncrypt, GenerateRandom, with
+symmetric keys and (Encrypt, Decrypt, ReEncrypt) RSA keys.
 
 These are the hot path. Each handler: validate what the model cannot, resolve the key, check usage
 then state (AWS's order, digest 5.2), honour DryRun, then call the domain cipher.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strongroom.domain.asymmetric import AsymmetricKey, is_asymmetric
 from strongroom.domain.ciphertext import parse_header
 from strongroom.domain.encryption_context import canonical_encryption_context
 from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
@@ -137,11 +139,27 @@ def encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[
         extra={"kms:EncryptionAlgorithm": algorithm},
         grant_tokens=params.get("GrantTokens"),
     )
+    if is_asymmetric(key.key_spec):
+        rsa_key = _rsa_key(svc, key, algorithm, params.get("EncryptionContext"))
+        blob = rsa_key.encrypt(algorithm, params["Plaintext"])  # checks the size before DryRun
+        check_dry_run(params)
+        return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
     require_symmetric_algorithm(key, params.get("EncryptionAlgorithm"))
     context_aad = canonical_encryption_context(params.get("EncryptionContext"))
     check_dry_run(params)
     blob = _seal(svc, key, params["Plaintext"], context_aad)
     return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def _rsa_key(svc: Services, key: KmsKey, algorithm: str, context: dict[str, str] | None) -> AsymmetricKey:
+    """An RSA encryption key, after the checks AWS makes: the algorithm must be one of its RSAES ones,
+    and an encryption context (which raw RSA-OAEP cannot bind) is refused."""
+    rsa_key = svc.keys.asymmetric_key(key)
+    if algorithm not in rsa_key.algorithms.encryption:
+        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
+    if context:
+        raise ValidationException("EncryptionContext is not supported with asymmetric KMS keys.")
+    return rsa_key
 
 
 def _open(
@@ -195,7 +213,11 @@ def _open(
             "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
             "constraint: Member must not be null"
         )
-    header = parse_header(blob)
+    if named is not None and is_asymmetric(named.key_spec) and algorithm not in (None, "SYMMETRIC_DEFAULT"):
+        admit(named)
+        plaintext = _rsa_key(svc, named, algorithm, context).decrypt(algorithm, blob)
+        return named, plaintext, None
+    header = parse_header(blob)  # an RSA ciphertext with the default algorithm fails here, as in AWS
     if named is not None and named.key_id != header.key_id:
         raise IncorrectKeyException()
     key = named or svc.keys.find(ctx.principal.region, header.key_id)
@@ -229,7 +251,8 @@ def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[
     )
     check_dry_run(params)
     assert plaintext is not None
-    response = {"KeyId": key.arn, "Plaintext": b64(plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    algorithm = params.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
+    response = {"KeyId": key.arn, "Plaintext": b64(plaintext), "EncryptionAlgorithm": algorithm}
     if material_id is not None:
         response["KeyMaterialId"] = material_id
     return response
@@ -262,19 +285,28 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
         },
         grant_tokens=params.get("GrantTokens"),
     )
-    require_symmetric_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
+    destination_algorithm = params.get("DestinationEncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
+    rsa_destination = None
+    if is_asymmetric(destination.key_spec):
+        rsa_destination = _rsa_key(svc, destination, destination_algorithm, destination_context)
+    else:
+        require_symmetric_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
     context_aad = canonical_encryption_context(destination_context)
+    if rsa_destination is not None and plaintext is not None:
+        blob = rsa_destination.encrypt(destination_algorithm, plaintext)  # the size check, before DryRun
     check_dry_run(params)
     assert plaintext is not None
-    blob = _seal(svc, destination, plaintext, context_aad)
+    if rsa_destination is None:
+        blob = _seal(svc, destination, plaintext, context_aad)
     response = {
         "CiphertextBlob": b64(blob),
         "SourceKeyId": source.arn,
         "KeyId": destination.arn,
-        "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-        "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-        "DestinationKeyMaterialId": destination.current_material_id,
+        "SourceEncryptionAlgorithm": params.get("SourceEncryptionAlgorithm") or "SYMMETRIC_DEFAULT",
+        "DestinationEncryptionAlgorithm": destination_algorithm,
     }
+    if rsa_destination is None:
+        response["DestinationKeyMaterialId"] = destination.current_material_id
     if source_material is not None:
         response["SourceKeyMaterialId"] = source_material
     return response

@@ -61,8 +61,6 @@ def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
         raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
     if spec is KeySpec.SM2:
         raise UnsupportedOperationException("KeySpec SM2 is not supported in this Region")
-    if spec is not KeySpec.SYMMETRIC_DEFAULT:
-        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by Strongroom yet.")
     return spec, usage
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from strongroom.operations import aliases, crypto, grants, keys, policies, tags, usage
+from strongroom.operations import aliases, asymmetric, crypto, grants, keys, policies, tags, usage
 from strongroom.operations.context import Handler
 
 __all__ = ["OPERATIONS"]
@@ -28,6 +28,12 @@ OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
         "Decrypt": crypto.decrypt,
         "ReEncrypt": crypto.re_encrypt,
         "GenerateRandom": crypto.generate_random,
+        # asymmetric and HMAC keys
+        "GetPublicKey": asymmetric.get_public_key,
+        "Sign": asymmetric.sign,
+        "Verify": asymmetric.verify,
+        "GenerateMac": asymmetric.generate_mac,
+        "VerifyMac": asymmetric.verify_mac,
         # aliases
         "CreateAlias": aliases.create_alias,
         "UpdateAlias": aliases.update_alias,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom.domain.keys import KeySpec, KeyState, KeyUsage, KmsKey
+from strongroom.domain.asymmetric import algorithms_for
+from strongroom.domain.keys import KeySpec, KeyState, KmsKey
 
 __all__ = ["key_metadata"]
 
@@ -27,10 +28,17 @@ def key_metadata(key: KmsKey) -> dict[str, Any]:
     }
     if key.deletion_date is not None and key.state is KeyState.PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
-    if key.key_usage is KeyUsage.ENCRYPT_DECRYPT and key.key_spec is KeySpec.SYMMETRIC_DEFAULT:
-        meta["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
-        if key.current_material_id is not None:
-            meta["CurrentKeyMaterialId"] = key.current_material_id
+    algorithms = algorithms_for(key.key_spec, key.key_usage)
+    for name, values in (
+        ("EncryptionAlgorithms", algorithms.encryption),
+        ("SigningAlgorithms", algorithms.signing),
+        ("MacAlgorithms", algorithms.mac),
+        ("KeyAgreementAlgorithms", algorithms.key_agreement),
+    ):
+        if values:
+            meta[name] = list(values)
+    if key.key_spec is KeySpec.SYMMETRIC_DEFAULT and key.current_material_id is not None:
+        meta["CurrentKeyMaterialId"] = key.current_material_id  # absent for asymmetric and HMAC keys
     if key.multi_region:
         meta["MultiRegionConfiguration"] = {
             "MultiRegionKeyType": "PRIMARY",

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from strongroom.clock import Clock, Random
 from strongroom.domain.aliases import Alias
+from strongroom.domain.asymmetric import AsymmetricKey, MacKey, generate_material
 from strongroom.domain.ciphertext import MaterialCipher
 from strongroom.domain.grants import Grant
 from strongroom.domain.ids import KeyRef, RefKind, alias_arn, key_arn, parse_key_identifier
-from strongroom.domain.keys import KeyMaterial, KmsKey
+from strongroom.domain.keys import KeyMaterial, KeySpec, KmsKey
 from strongroom.errors import InvalidArnException, NotFoundException
 from strongroom.keystore.base import RootOfTrust
 from strongroom.service.cache_stats import CacheStats
@@ -58,6 +59,7 @@ class KeyRepository:
         self._rng = rng
         self._keys: dict[tuple[str, str], KmsKey] = {}
         self._ciphers: dict[tuple[str, str, int], MaterialCipher] = {}
+        self._private: dict[tuple[str, str], AsymmetricKey | MacKey] = {}  # asymmetric and HMAC keys
         self._aliases: dict[tuple[str, str, str], str] = {}
         self._alias_names: dict[tuple[str, str], tuple[str, ...]] = {}
 
@@ -67,6 +69,7 @@ class KeyRepository:
             self._keys.pop((change.region, change.name), None)
             for stale in [c for c in self._ciphers if c[0] == change.region and c[1] == change.name]:
                 del self._ciphers[stale]
+            self._private.pop((change.region, change.name), None)
         elif change.kind is ChangeKind.ALIAS:
             for alias in [a for a in self._aliases if a[1] == change.region and a[2] == change.name]:
                 del self._aliases[alias]
@@ -76,6 +79,7 @@ class KeyRepository:
     def flush(self) -> None:
         self._keys.clear()
         self._ciphers.clear()
+        self._private.clear()
         self._aliases.clear()
         self._alias_names.clear()
 
@@ -139,7 +143,10 @@ class KeyRepository:
 
     # -- key material --------------------------------------------------------------------------------
     def cipher(self, key: KmsKey, version: int) -> MaterialCipher | None:
-        """The AEAD for one material version of a key, unwrapped once and cached; None if unknown."""
+        """The AEAD for one material version of a key, unwrapped once and cached; None if unknown (or
+        the key is not a symmetric encryption key, whatever a forged ciphertext names)."""
+        if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+            return None
         cached = self._ciphers.get((key.region, key.key_id, version))
         self._stats.count("cipher", cached is not None)
         if cached is not None:
@@ -161,8 +168,42 @@ class KeyRepository:
                 return material.material_id
         return None
 
+    def asymmetric_key(self, key: KmsKey) -> AsymmetricKey:
+        """The private key of an asymmetric KMS key, unwrapped and loaded once, then cached."""
+        cached = self._private.get((key.region, key.key_id))
+        self._stats.count("private key", cached is not None)
+        if isinstance(cached, AsymmetricKey):
+            return cached
+        loaded = AsymmetricKey(key.key_spec, key.key_usage, self._current_secret(key))
+        self._private[(key.region, key.key_id)] = loaded
+        return loaded
+
+    def mac_key(self, key: KmsKey) -> MacKey:
+        """The secret of an HMAC KMS key, unwrapped once, then cached."""
+        cached = self._private.get((key.region, key.key_id))
+        self._stats.count("private key", cached is not None)
+        if isinstance(cached, MacKey):
+            return cached
+        loaded = MacKey(key.key_spec, self._current_secret(key))
+        self._private[(key.region, key.key_id)] = loaded
+        return loaded
+
+    def _current_secret(self, key: KmsKey) -> bytes:
+        for material in self._store.get_materials(key.region, key.key_id):
+            if material.version == key.current_material:
+                return self._root.unwrap(
+                    material.wrapped, material_context(key, material.version, material.material_id)
+                )
+        raise LookupError(f"no key material for {key.arn}")
+
     def new_material(self, key: KmsKey, version: int) -> tuple[KeyMaterial, WrappedMaterial]:
-        material = KeyMaterial(version, self._rng.bytes(32).hex(), self._rng.bytes(32))
+        """New material for a key of its spec: 32 random bytes for a symmetric key, the HMAC key for
+        an HMAC key, a DER PKCS#8 private key for an asymmetric one."""
+        if key.key_spec is KeySpec.SYMMETRIC_DEFAULT:
+            secret = self._rng.bytes(32)
+        else:
+            secret = generate_material(key.key_spec, self._rng.bytes)
+        material = KeyMaterial(version, self._rng.bytes(32).hex(), secret)
         wrapped = self._root.wrap(material.secret, material_context(key, version, material.material_id))
         return material, WrappedMaterial(version, material.material_id, wrapped, self._clock.now())
 

@@ -1,0 +1,134 @@
+"""Asymmetric and HMAC keys: GetPublicKey, Sign, Verify, GenerateMac, VerifyMac.
+
+Each handler resolves the key, authorizes it, checks its usage and then its state (AWS's order), honours
+DryRun, and calls the domain (:mod:`strongroom.domain.asymmetric`). RSA encryption is in
+:mod:`strongroom.operations.crypto`, next to the symmetric kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strongroom.domain.asymmetric import algorithms_for, is_asymmetric
+from strongroom.domain.keys import KeyUsage, KmsKey
+from strongroom.domain.policy import ContextValue
+from strongroom.errors import (
+    KMSInvalidMacException,
+    KMSInvalidSignatureException,
+    UnsupportedOperationException,
+)
+from strongroom.operations.authz import authorize_key
+from strongroom.operations.common import b64, check_dry_run
+from strongroom.operations.context import RequestContext, Services
+
+__all__ = ["generate_mac", "get_public_key", "sign", "verify", "verify_mac"]
+
+
+def _key_for(
+    ctx: RequestContext,
+    svc: Services,
+    params: dict[str, Any],
+    operation: str,
+    usage: KeyUsage | None,
+    extra: dict[str, ContextValue] | None = None,
+) -> KmsKey:
+    identifier = params["KeyId"]
+    key = svc.keys.resolve(ctx.principal, identifier)
+    authorize_key(
+        ctx, svc, key, operation, identifier=identifier, extra=extra, grant_tokens=params.get("GrantTokens")
+    )
+    if usage is not None:
+        key.require_usage(usage, operation)
+    key.require_usable()
+    return key
+
+
+def get_public_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key = _key_for(ctx, svc, params, "GetPublicKey", None)
+    if not is_asymmetric(key.key_spec):
+        raise UnsupportedOperationException()  # a symmetric or HMAC key: no message, as in AWS
+    response: dict[str, Any] = {
+        "KeyId": key.arn,
+        "PublicKey": b64(svc.keys.asymmetric_key(key).public_key_der()),
+        "CustomerMasterKeySpec": key.key_spec.value,
+        "KeySpec": key.key_spec.value,
+        "KeyUsage": key.key_usage.value,
+    }
+    algorithms = algorithms_for(key.key_spec, key.key_usage)
+    if algorithms.encryption:
+        response["EncryptionAlgorithms"] = list(algorithms.encryption)
+    if algorithms.signing:
+        response["SigningAlgorithms"] = list(algorithms.signing)
+    if algorithms.key_agreement:
+        response["KeyAgreementAlgorithms"] = list(algorithms.key_agreement)
+    return response
+
+
+def _signing(
+    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+) -> tuple[KmsKey, str, str]:
+    algorithm = params["SigningAlgorithm"]
+    message_type = params.get("MessageType") or "RAW"
+    key = _key_for(
+        ctx,
+        svc,
+        params,
+        operation,
+        KeyUsage.SIGN_VERIFY,
+        extra={"kms:SigningAlgorithm": algorithm, "kms:MessageType": message_type},
+    )
+    return key, algorithm, message_type
+
+
+def sign(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key, algorithm, message_type = _signing(ctx, svc, params, "Sign")
+    signer = svc.keys.asymmetric_key(key)
+    signer.check_signing(algorithm, params["Message"], message_type)
+    check_dry_run(params)
+    signature = signer.sign(algorithm, params["Message"], message_type)
+    return {"KeyId": key.arn, "Signature": b64(signature), "SigningAlgorithm": algorithm}
+
+
+def verify(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key, algorithm, message_type = _signing(ctx, svc, params, "Verify")
+    verifier = svc.keys.asymmetric_key(key)
+    verifier.check_signing(algorithm, params["Message"], message_type)
+    check_dry_run(params)
+    if not verifier.verify(algorithm, params["Message"], message_type, params["Signature"]):
+        raise KMSInvalidSignatureException()
+    return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
+
+
+def _mac_key(ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str) -> KmsKey:
+    return _key_for(
+        ctx,
+        svc,
+        params,
+        operation,
+        KeyUsage.GENERATE_VERIFY_MAC,
+        extra={"kms:MacAlgorithm": params["MacAlgorithm"]},
+    )
+
+
+def generate_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key = _mac_key(ctx, svc, params, "GenerateMac")
+    algorithm = params["MacAlgorithm"]
+    mac_key = svc.keys.mac_key(key)
+    mac_key.check_algorithm(algorithm)
+    check_dry_run(params)
+    return {
+        "Mac": b64(mac_key.generate(algorithm, params["Message"])),
+        "MacAlgorithm": algorithm,
+        "KeyId": key.arn,
+    }
+
+
+def verify_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key = _mac_key(ctx, svc, params, "VerifyMac")
+    algorithm = params["MacAlgorithm"]
+    mac_key = svc.keys.mac_key(key)
+    mac_key.check_algorithm(algorithm)
+    check_dry_run(params)
+    if not mac_key.verify(algorithm, params["Message"], params["Mac"]):
+        raise KMSInvalidMacException()
+    return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}
