@@ -351,3 +351,99 @@ def test_openssl_verifies_a_signature_with_the_exported_public_key(kms, tmp_path
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0 and "Verified OK" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    "pair_spec",
+    [
+        "RSA_2048",
+        "RSA_3072",
+        "RSA_4096",
+        "ECC_NIST_P256",
+        "ECC_NIST_P384",
+        "ECC_NIST_P521",
+        "ECC_SECG_P256K1",
+        "ECC_NIST_EDWARDS25519",
+    ],
+)
+def test_generate_data_key_pair(kms, key_id, pair_spec):
+    context = {"purpose": "pair"}
+    pair = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec=pair_spec, EncryptionContext=context)
+    assert (
+        pair["KeyPairSpec"] == pair_spec
+        and pair["KeyId"].endswith(key_id)
+        and len(pair["KeyMaterialId"]) == 64
+    )
+    private = serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)  # PKCS#8
+    public = serialization.load_der_public_key(pair["PublicKey"])  # SubjectPublicKeyInfo
+    assert (
+        private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        == pair["PublicKey"]
+    )
+    assert type(public).__name__.replace("Public", "") == type(private).__name__.replace("Private", "")
+    decrypted = kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"], EncryptionContext=context)
+    assert decrypted["Plaintext"] == pair["PrivateKeyPlaintext"]
+    assert (
+        aws_error(kms.decrypt, CiphertextBlob=pair["PrivateKeyCiphertextBlob"])[0]
+        == "InvalidCiphertextException"
+    )
+    without = kms.generate_data_key_pair_without_plaintext(KeyId=key_id, KeyPairSpec=pair_spec)
+    assert "PrivateKeyPlaintext" not in without
+    recovered = kms.decrypt(CiphertextBlob=without["PrivateKeyCiphertextBlob"])["Plaintext"]
+    assert (
+        serialization.load_der_private_key(recovered, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        == without["PublicKey"]
+    )
+
+
+def test_data_key_pair_errors(kms, key_id):
+    rsa_key = key_of(kms, "RSA_2048", "ENCRYPT_DECRYPT")
+    assert aws_error(kms.generate_data_key_pair, KeyId=rsa_key, KeyPairSpec="ECC_NIST_P256")[0] == (
+        "InvalidKeyUsageException"
+    )
+    assert aws_error(kms.generate_data_key_pair, KeyId=key_id, KeyPairSpec="SM2")[:2] == (
+        "UnsupportedOperationException",
+        "KeyPairSpec SM2 is not supported in this Region",
+    )
+    assert aws_error(kms.generate_data_key_pair, KeyId=key_id, KeyPairSpec="ECC_NIST_P256", DryRun=True)[
+        :2
+    ] == (
+        "DryRunOperationException",
+        "The request would have succeeded, but the DryRun option is set.",
+    )
+
+
+@pytest.mark.parametrize("spec", ["ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521"])
+def test_derive_shared_secret_matches_the_client_side_ecdh(kms, spec):
+    key_id = key_of(kms, spec, "KEY_AGREEMENT")
+    kms_public = public_key(kms, key_id)
+    peer = ec.generate_private_key(kms_public.curve)
+    peer_der = peer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    derived = kms.derive_shared_secret(KeyId=key_id, KeyAgreementAlgorithm="ECDH", PublicKey=peer_der)
+    assert derived["SharedSecret"] == peer.exchange(ec.ECDH(), kms_public)
+    assert (derived["KeyAgreementAlgorithm"], derived["KeyOrigin"]) == ("ECDH", "AWS_KMS")
+    other_curve = ec.generate_private_key(ec.SECP256K1()).public_key()
+    other_der = other_curve.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert aws_error(
+        kms.derive_shared_secret, KeyId=key_id, KeyAgreementAlgorithm="ECDH", PublicKey=other_der
+    )[0] == ("ValidationException")
+    assert aws_error(kms.derive_shared_secret, KeyId=key_id, KeyAgreementAlgorithm="ECDH", PublicKey=b"junk")[
+        0
+    ] == ("ValidationException")
+    signing = key_of(kms, spec, "SIGN_VERIFY") if spec == "ECC_NIST_P256" else None
+    if signing is not None:
+        arn = kms.describe_key(KeyId=signing)["KeyMetadata"]["Arn"]
+        assert aws_error(
+            kms.derive_shared_secret, KeyId=signing, KeyAgreementAlgorithm="ECDH", PublicKey=peer_der
+        )[:2] == (
+            "InvalidKeyUsageException",
+            f"{arn} key usage is SIGN_VERIFY which is not valid for DeriveSharedSecret.",
+        )

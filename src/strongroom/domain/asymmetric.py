@@ -36,13 +36,29 @@ from strongroom.errors import (
 )
 
 __all__ = [
+    "KEY_PAIR_SPECS",
     "AsymmetricKey",
     "MacKey",
     "algorithms_for",
     "generate_material",
     "is_asymmetric",
     "is_hmac",
+    "new_key_pair",
 ]
+
+# GenerateDataKeyPair's KeyPairSpec values, as the KeySpec each one generates (SM2 is China only).
+KEY_PAIR_SPECS: Final = frozenset(
+    {
+        KeySpec.RSA_2048,
+        KeySpec.RSA_3072,
+        KeySpec.RSA_4096,
+        KeySpec.ECC_NIST_P256,
+        KeySpec.ECC_NIST_P384,
+        KeySpec.ECC_NIST_P521,
+        KeySpec.ECC_SECG_P256K1,
+        KeySpec.ECC_NIST_EDWARDS25519,
+    }
+)
 
 _RSA_BITS: Final = {KeySpec.RSA_2048: 2048, KeySpec.RSA_3072: 3072, KeySpec.RSA_4096: 4096}
 _CURVES: Final[dict[KeySpec, ec.EllipticCurve]] = {
@@ -148,6 +164,16 @@ def generate_material(spec: KeySpec, random_bytes: Callable[[int], bytes]) -> by
     )
 
 
+def new_key_pair(spec: KeySpec) -> tuple[bytes, bytes]:
+    """A data key pair for GenerateDataKeyPair: (DER PKCS#8 private key, DER SubjectPublicKeyInfo)."""
+    private = generate_material(spec, lambda count: b"")
+    loaded = serialization.load_der_private_key(private, password=None)
+    public = loaded.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
 def _incompatible(algorithm: str, spec: KeySpec) -> InvalidKeyUsageException:
     return InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {spec}.")
 
@@ -223,6 +249,22 @@ class AsymmetricKey:
             return
         if message_type == "DIGEST" and len(message) != _hash_of(algorithm).digest_size:
             raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
+
+    # -- key agreement ---------------------------------------------------------------------------------
+    def derive_shared_secret(self, algorithm: str, peer_public_key: bytes) -> bytes:
+        """ECDH with the peer's DER SubjectPublicKeyInfo (same curve): the raw shared secret, the
+        x-coordinate of the shared point, as AWS returns it."""
+        if algorithm not in self.algorithms.key_agreement or not isinstance(
+            self._private, ec.EllipticCurvePrivateKey
+        ):
+            raise _incompatible(algorithm, self.spec)
+        try:
+            peer = serialization.load_der_public_key(peer_public_key)
+        except (ValueError, TypeError):
+            raise ValidationException("The public key is not a valid DER SubjectPublicKeyInfo.") from None
+        if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != self._private.curve.name:
+            raise ValidationException(f"The public key is not a key of the curve of key spec {self.spec}.")
+        return self._private.exchange(ec.ECDH(), peer)
 
     # -- RSA encryption --------------------------------------------------------------------------------
     def encrypt(self, algorithm: str, plaintext: bytes) -> bytes:

@@ -13,6 +13,7 @@ from strongroom.domain.asymmetric import algorithms_for, is_asymmetric
 from strongroom.domain.keys import KeyUsage, KmsKey
 from strongroom.domain.policy import ContextValue
 from strongroom.errors import (
+    InvalidKeyUsageException,
     KMSInvalidMacException,
     KMSInvalidSignatureException,
     UnsupportedOperationException,
@@ -21,7 +22,7 @@ from strongroom.operations.authz import authorize_key
 from strongroom.operations.common import b64, check_dry_run
 from strongroom.operations.context import RequestContext, Services
 
-__all__ = ["generate_mac", "get_public_key", "sign", "verify", "verify_mac"]
+__all__ = ["derive_shared_secret", "generate_mac", "get_public_key", "sign", "verify", "verify_mac"]
 
 
 def _key_for(
@@ -132,3 +133,30 @@ def verify_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
     if not mac_key.verify(algorithm, params["Message"], params["Mac"]):
         raise KMSInvalidMacException()
     return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}
+
+
+def derive_shared_secret(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("Recipient") is not None:
+        raise UnsupportedOperationException(
+            "Recipient (Nitro Enclaves attestation) is not supported by Strongroom yet."
+        )
+    algorithm = params["KeyAgreementAlgorithm"]
+    key = _key_for(
+        ctx,
+        svc,
+        params,
+        "DeriveSharedSecret",
+        KeyUsage.KEY_AGREEMENT,
+        extra={"kms:KeyAgreementAlgorithm": algorithm},
+    )
+    agreeing = svc.keys.asymmetric_key(key)
+    if algorithm not in agreeing.algorithms.key_agreement:
+        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
+    check_dry_run(params)
+    secret = agreeing.derive_shared_secret(algorithm, params["PublicKey"])
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": b64(secret),
+        "KeyAgreementAlgorithm": algorithm,
+        "KeyOrigin": key.origin.value,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom.domain.asymmetric import AsymmetricKey, is_asymmetric
+from strongroom.domain.asymmetric import KEY_PAIR_SPECS, AsymmetricKey, is_asymmetric, new_key_pair
 from strongroom.domain.ciphertext import parse_header
 from strongroom.domain.encryption_context import canonical_encryption_context
 from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
@@ -31,6 +31,8 @@ __all__ = [
     "decrypt",
     "encrypt",
     "generate_data_key",
+    "generate_data_key_pair",
+    "generate_data_key_pair_without_plaintext",
     "generate_data_key_without_plaintext",
     "generate_random",
     "re_encrypt",
@@ -126,6 +128,60 @@ def generate_data_key_without_plaintext(
 ) -> dict[str, Any]:
     key, _, blob = _new_data_key(ctx, svc, params, "GenerateDataKeyWithoutPlaintext")
     return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "KeyMaterialId": key.current_material_id}
+
+
+def _data_key_pair(
+    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+) -> tuple[KmsKey, str, bytes, bytes, bytes]:
+    """(KMS key, pair spec, private key DER, public key DER, private key ciphertext) for
+    GenerateDataKeyPair(WithoutPlaintext): the private key is encrypted like any data key."""
+    pair_spec = params["KeyPairSpec"]
+    key = _encryption_key(
+        ctx,
+        svc,
+        params["KeyId"],
+        operation,
+        params.get("EncryptionContext"),
+        extra={"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "kms:DataKeyPairSpec": pair_spec},
+        grant_tokens=params.get("GrantTokens"),
+    )
+    if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsageException("You cannot generate a data key pair with an asymmetric CMK")
+    if pair_spec == "SM2":
+        raise UnsupportedOperationException("KeyPairSpec SM2 is not supported in this Region")
+    spec = KeySpec(pair_spec)
+    if spec not in KEY_PAIR_SPECS:
+        raise UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by Strongroom yet.")
+    context_aad = canonical_encryption_context(params.get("EncryptionContext"))
+    check_dry_run(params)
+    private, public = new_key_pair(spec)
+    return key, pair_spec, private, public, _seal(svc, key, private, context_aad)
+
+
+def generate_data_key_pair(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    _no_recipient(params)
+    key, pair_spec, private, public, blob = _data_key_pair(ctx, svc, params, "GenerateDataKeyPair")
+    return {
+        "PrivateKeyCiphertextBlob": b64(blob),
+        "PrivateKeyPlaintext": b64(private),
+        "PublicKey": b64(public),
+        "KeyId": key.arn,
+        "KeyPairSpec": pair_spec,
+        "KeyMaterialId": key.current_material_id,
+    }
+
+
+def generate_data_key_pair_without_plaintext(
+    ctx: RequestContext, svc: Services, params: dict[str, Any]
+) -> dict[str, Any]:
+    key, pair_spec, _, public, blob = _data_key_pair(ctx, svc, params, "GenerateDataKeyPairWithoutPlaintext")
+    return {
+        "PrivateKeyCiphertextBlob": b64(blob),
+        "PublicKey": b64(public),
+        "KeyId": key.arn,
+        "KeyPairSpec": pair_spec,
+        "KeyMaterialId": key.current_material_id,
+    }
 
 
 def encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:

@@ -28,12 +28,15 @@ OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
         "Decrypt": crypto.decrypt,
         "ReEncrypt": crypto.re_encrypt,
         "GenerateRandom": crypto.generate_random,
+        "GenerateDataKeyPair": crypto.generate_data_key_pair,
+        "GenerateDataKeyPairWithoutPlaintext": crypto.generate_data_key_pair_without_plaintext,
         # asymmetric and HMAC keys
         "GetPublicKey": asymmetric.get_public_key,
         "Sign": asymmetric.sign,
         "Verify": asymmetric.verify,
         "GenerateMac": asymmetric.generate_mac,
         "VerifyMac": asymmetric.verify_mac,
+        "DeriveSharedSecret": asymmetric.derive_shared_secret,
         # aliases
         "CreateAlias": aliases.create_alias,
         "UpdateAlias": aliases.update_alias,
