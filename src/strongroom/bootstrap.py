@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from strongroom.audit.file_sink import FileAuditSink
 from strongroom.audit.recorder import AuditRecorder, AuditSink
@@ -20,6 +22,7 @@ from strongroom.config import (
     DataDir,
     ServerConfig,
 )
+from strongroom.domain.attestation import AWS_NITRO_ROOT_PEM
 from strongroom.domain.ids import root_principal
 from strongroom.keystore.file import FileRootOfTrust
 from strongroom.observability.health import HealthChecks
@@ -147,7 +150,14 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
     return KmsApplication(
         verifier=verifier,
         validator=RequestValidator(model),
-        services=Services(keys=keys, auth=authorizer, clock=clock, rng=rng, key_usage=usage),
+        services=Services(
+            keys=keys,
+            auth=authorizer,
+            clock=clock,
+            rng=rng,
+            key_usage=usage,
+            attestation_roots=load_attestation_roots(config.attestation_roots),
+        ),
         coordinator=coordinator,
         operations=OPERATIONS,
         known_operations=model.operation_names,
@@ -155,6 +165,17 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         metrics=metrics,
         health=health,
     )
+
+
+def load_attestation_roots(path: str | None) -> tuple[bytes, ...]:
+    """The DER root certificates trusted for attestation documents: those in the PEM file ``path``, or
+    the AWS Nitro Enclaves root."""
+    pem = Path(path).read_bytes() if path is not None else AWS_NITRO_ROOT_PEM
+    try:
+        roots = x509.load_pem_x509_certificates(pem)
+    except ValueError as error:
+        raise DataDirError(f"{path}: not a PEM file of certificates ({error})") from None
+    return tuple(root.public_bytes(serialization.Encoding.DER) for root in roots)
 
 
 def load_worker_config() -> ServerConfig:

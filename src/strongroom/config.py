@@ -99,6 +99,7 @@ class ServerConfig:
     audit: bool = True  # off only for benchmarks: requests then go unrecorded
     log_level: str = "warning"
     audit_writer: str | None = None  # the audit writer process's socket name, set by serve
+    attestation_roots: str | None = None  # PEM file of trusted Nitro roots; None: the AWS Nitro root
 
     def to_json_dict(self) -> dict[str, Any]:
         values = asdict(self)

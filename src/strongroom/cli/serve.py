@@ -60,6 +60,13 @@ def _account_id(_ctx: click.Context, _param: click.Parameter, value: str | None)
     help="--dev only: shift the key-lifecycle clock (to test deletion windows).",
 )
 @click.option(
+    "--attestation-roots",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="PEM file of the root certificates trusted for Nitro Enclaves attestation documents "
+    "(Recipient) [default: the AWS Nitro Enclaves root].",
+)
+@click.option(
     "--no-audit",
     is_flag=True,
     help="Benchmarks only: do not write the audit trail (requests then go unrecorded).",
@@ -78,6 +85,7 @@ def serve(
     dev: bool,
     workers: int,
     clock_offset_days: float,
+    attestation_roots: Path | None,
     no_audit: bool,
     log_level: str,
 ) -> None:
@@ -105,6 +113,7 @@ def serve(
         clock_offset_seconds=clock_offset_days * DAY,
         audit=not no_audit,
         log_level=log_level,
+        attestation_roots=str(attestation_roots.resolve()) if attestation_roots is not None else None,
     )
     try:
         result = initialize(directory, account_id)

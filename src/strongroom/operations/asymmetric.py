@@ -21,6 +21,7 @@ from strongroom.errors import (
 from strongroom.operations.authz import authorize_key
 from strongroom.operations.common import b64, check_dry_run
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
 
 __all__ = ["derive_shared_secret", "generate_mac", "get_public_key", "sign", "verify", "verify_mac"]
 
@@ -136,10 +137,7 @@ def verify_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
 
 
 def derive_shared_secret(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("Recipient") is not None:
-        raise UnsupportedOperationException(
-            "Recipient (Nitro Enclaves attestation) is not supported by Strongroom yet."
-        )
+    attestation = attestation_of(svc, params)
     algorithm = params["KeyAgreementAlgorithm"]
     key = _key_for(
         ctx,
@@ -147,13 +145,20 @@ def derive_shared_secret(ctx: RequestContext, svc: Services, params: dict[str, A
         params,
         "DeriveSharedSecret",
         KeyUsage.KEY_AGREEMENT,
-        extra={"kms:KeyAgreementAlgorithm": algorithm},
+        extra={"kms:KeyAgreementAlgorithm": algorithm, **attestation_conditions(attestation)},
     )
     agreeing = svc.keys.asymmetric_key(key)
     if algorithm not in agreeing.algorithms.key_agreement:
         raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
     check_dry_run(params)
     secret = agreeing.derive_shared_secret(algorithm, params["PublicKey"])
+    if attestation is not None:
+        return {
+            "KeyId": key.arn,
+            "CiphertextForRecipient": for_recipient(attestation, secret),
+            "KeyAgreementAlgorithm": algorithm,
+            "KeyOrigin": key.origin.value,
+        }
     return {
         "KeyId": key.arn,
         "SharedSecret": b64(secret),

@@ -39,6 +39,8 @@ class Services:
     clock: Clock
     rng: Random
     key_usage: KeyUsageSource | None = None  # None when the audit trail is off
+    # DER root certificates trusted for Nitro Enclaves attestation documents (``Recipient``)
+    attestation_roots: tuple[bytes, ...] = ()
 
 
 Handler = Callable[[RequestContext, Services, dict[str, Any]], dict[str, Any] | None]

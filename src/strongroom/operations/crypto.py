@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from strongroom.domain.asymmetric import KEY_PAIR_SPECS, AsymmetricKey, is_asymmetric, new_key_pair
+from strongroom.domain.attestation import Attestation
 from strongroom.domain.ciphertext import parse_header
 from strongroom.domain.encryption_context import canonical_encryption_context
 from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
@@ -26,6 +27,7 @@ from strongroom.errors import (
 from strongroom.operations.authz import authorize_account_action, authorize_key
 from strongroom.operations.common import b64, check_dry_run, require_symmetric_algorithm
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
 
 __all__ = [
     "decrypt",
@@ -40,13 +42,6 @@ __all__ = [
 
 _DATA_KEY_LENGTHS = {"AES_256": 32, "AES_128": 16}
 _ENCRYPT_DECRYPT = KeyUsage.ENCRYPT_DECRYPT
-
-
-def _no_recipient(params: dict[str, Any]) -> None:
-    if params.get("Recipient") is not None:
-        raise UnsupportedOperationException(
-            "Recipient (Nitro Enclaves attestation) is not supported by Strongroom yet."
-        )
 
 
 def _data_key_length(params: dict[str, Any]) -> int:
@@ -92,7 +87,11 @@ def _seal(svc: Services, key: KmsKey, plaintext: bytes, context_aad: bytes) -> b
 
 
 def _new_data_key(
-    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+    ctx: RequestContext,
+    svc: Services,
+    params: dict[str, Any],
+    operation: str,
+    attestation: Attestation | None = None,
 ) -> tuple[KmsKey, bytes, bytes]:
     length = _data_key_length(params)
     key = _encryption_key(
@@ -101,7 +100,8 @@ def _new_data_key(
         params["KeyId"],
         operation,
         params.get("EncryptionContext"),
-        extra={"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"},  # data keys always use it (DG)
+        # data keys always use SYMMETRIC_DEFAULT (DG)
+        extra={"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT", **attestation_conditions(attestation)},
         grant_tokens=params.get("GrantTokens"),
     )
     if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
@@ -113,8 +113,14 @@ def _new_data_key(
 
 
 def generate_data_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    _no_recipient(params)
-    key, plaintext, blob = _new_data_key(ctx, svc, params, "GenerateDataKey")
+    attestation = attestation_of(svc, params)
+    key, plaintext, blob = _new_data_key(ctx, svc, params, "GenerateDataKey", attestation)
+    if attestation is not None:  # the data key goes only to the enclave; no KeyMaterialId either (MODEL)
+        return {
+            "CiphertextBlob": b64(blob),
+            "KeyId": key.arn,
+            "CiphertextForRecipient": for_recipient(attestation, plaintext),
+        }
     return {
         "CiphertextBlob": b64(blob),
         "Plaintext": b64(plaintext),
@@ -131,7 +137,11 @@ def generate_data_key_without_plaintext(
 
 
 def _data_key_pair(
-    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+    ctx: RequestContext,
+    svc: Services,
+    params: dict[str, Any],
+    operation: str,
+    attestation: Attestation | None = None,
 ) -> tuple[KmsKey, str, bytes, bytes, bytes]:
     """(KMS key, pair spec, private key DER, public key DER, private key ciphertext) for
     GenerateDataKeyPair(WithoutPlaintext): the private key is encrypted like any data key."""
@@ -142,7 +152,11 @@ def _data_key_pair(
         params["KeyId"],
         operation,
         params.get("EncryptionContext"),
-        extra={"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "kms:DataKeyPairSpec": pair_spec},
+        extra={
+            "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+            "kms:DataKeyPairSpec": pair_spec,
+            **attestation_conditions(attestation),
+        },
         grant_tokens=params.get("GrantTokens"),
     )
     if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
@@ -159,8 +173,18 @@ def _data_key_pair(
 
 
 def generate_data_key_pair(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    _no_recipient(params)
-    key, pair_spec, private, public, blob = _data_key_pair(ctx, svc, params, "GenerateDataKeyPair")
+    attestation = attestation_of(svc, params)
+    key, pair_spec, private, public, blob = _data_key_pair(
+        ctx, svc, params, "GenerateDataKeyPair", attestation
+    )
+    if attestation is not None:
+        return {
+            "PrivateKeyCiphertextBlob": b64(blob),
+            "PublicKey": b64(public),
+            "KeyId": key.arn,
+            "KeyPairSpec": pair_spec,
+            "CiphertextForRecipient": for_recipient(attestation, private),
+        }
     return {
         "PrivateKeyCiphertextBlob": b64(blob),
         "PrivateKeyPlaintext": b64(private),
@@ -229,6 +253,7 @@ def _open(
     dry_run_ignores_ciphertext: bool,
     grant_tokens: list[str] | None,
     destination: str | None = None,
+    conditions: dict[str, ContextValue] | None = None,
 ) -> tuple[KmsKey, bytes | None, str | None]:
     """Decrypt a symmetric blob; returns the key, the plaintext and the material id used.
 
@@ -239,7 +264,10 @@ def _open(
 
     def admit(key: KmsKey) -> None:
         """Authorize the source key, then check its usage and state (AWS's order)."""
-        extra: dict[str, ContextValue] = {"kms:EncryptionAlgorithm": algorithm or "SYMMETRIC_DEFAULT"}
+        extra: dict[str, ContextValue] = {
+            "kms:EncryptionAlgorithm": algorithm or "SYMMETRIC_DEFAULT",
+            **(conditions or {}),
+        }
         if destination is not None:
             extra["kms:ReEncryptOnSameKey"] = _same_key(ctx, svc, key, destination)
         authorize_key(
@@ -293,7 +321,7 @@ def _ignores_ciphertext(params: dict[str, Any]) -> bool:
 
 
 def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    _no_recipient(params)
+    attestation = attestation_of(svc, params)
     key, plaintext, material_id = _open(
         ctx,
         svc,
@@ -304,10 +332,17 @@ def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[
         "Decrypt",
         _ignores_ciphertext(params),
         params.get("GrantTokens"),
+        conditions=attestation_conditions(attestation),
     )
     check_dry_run(params)
     assert plaintext is not None
     algorithm = params.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
+    if attestation is not None:  # the plaintext goes only to the enclave (MODEL: no KeyMaterialId)
+        return {
+            "KeyId": key.arn,
+            "EncryptionAlgorithm": algorithm,
+            "CiphertextForRecipient": for_recipient(attestation, plaintext),
+        }
     response = {"KeyId": key.arn, "Plaintext": b64(plaintext), "EncryptionAlgorithm": algorithm}
     if material_id is not None:
         response["KeyMaterialId"] = material_id
@@ -385,8 +420,11 @@ def generate_random(ctx: RequestContext, svc: Services, params: dict[str, Any]) 
     count = params.get("NumberOfBytes")
     if count is None:
         raise ValidationException("NumberOfBytes is required.")
-    _no_recipient(params)
-    authorize_account_action(ctx, svc, "GenerateRandom")
+    attestation = attestation_of(svc, params)
+    authorize_account_action(ctx, svc, "GenerateRandom", extra=attestation_conditions(attestation) or None)
     if params.get("CustomKeyStoreId") is not None:
         raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
-    return {"Plaintext": b64(svc.rng.bytes(int(count)))}
+    random = svc.rng.bytes(int(count))
+    if attestation is not None:
+        return {"CiphertextForRecipient": for_recipient(attestation, random)}
+    return {"Plaintext": b64(random)}
