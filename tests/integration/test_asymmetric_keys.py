@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from tests.conftest import aws_error
+from tests.conftest import ACCOUNT_ID, aws_error
 
 _HASH = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 _RSA_SIGNING = [
@@ -447,3 +447,27 @@ def test_derive_shared_secret_matches_the_client_side_ecdh(kms, spec):
             "InvalidKeyUsageException",
             f"{arn} key usage is SIGN_VERIFY which is not valid for DeriveSharedSecret.",
         )
+
+
+def test_grants_on_asymmetric_keys_take_the_operations_of_their_usage(kms):
+    signing = key_of(kms, "ECC_NIST_P256", "SIGN_VERIFY")
+    principal = f"arn:aws:iam::{ACCOUNT_ID}:root"
+    granted = kms.create_grant(
+        KeyId=signing, GranteePrincipal=principal, Operations=["Sign", "Verify", "GetPublicKey"]
+    )
+    assert granted["GrantId"]
+    code, message, _ = aws_error(
+        kms.create_grant, KeyId=signing, GranteePrincipal=principal, Operations=["Decrypt"]
+    )
+    assert code == "ValidationException" and "Decrypt" in message
+    assert aws_error(
+        kms.create_grant,
+        KeyId=signing,
+        GranteePrincipal=principal,
+        Operations=["Sign"],
+        Constraints={"EncryptionContextEquals": {"a": "b"}},
+    )[0] == ("ValidationException")
+    mac = key_of(kms, "HMAC_256", "GENERATE_VERIFY_MAC")
+    assert kms.create_grant(KeyId=mac, GranteePrincipal=principal, Operations=["GenerateMac", "VerifyMac"])[
+        "GrantId"
+    ]

@@ -234,6 +234,10 @@ class AsymmetricKey:
             # pyca/cryptography has pure Ed25519 only; Ed25519ph (RFC 8032 5.1) is not written here yet.
             raise UnsupportedOperationException("ED25519_PH_SHA_512 is not supported by Strongroom yet.")
         if self.spec in _ML_DSA:
+            if message_type == "EXTERNAL_MU":  # signing from a given mu needs an API pyca does not offer
+                raise UnsupportedOperationException(
+                    "MessageType EXTERNAL_MU is not supported by Strongroom yet."
+                )
             if message_type != "RAW":
                 raise ValidationException(
                     f"Message type {message_type} is incompatible with key spec {self.spec}."

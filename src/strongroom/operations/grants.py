@@ -64,9 +64,21 @@ def _constraints(raw: dict[str, Any] | None) -> GrantConstraints | None:
     )
 
 
+# The grant operations a key of each kind accepts (DG "Grant operations"), beyond the symmetric list.
+_COMMON_OPERATIONS = frozenset({"CreateGrant", "RetireGrant", "DescribeKey"})
+_OPERATIONS_BY_USAGE = {
+    KeyUsage.ENCRYPT_DECRYPT: _COMMON_OPERATIONS
+    | {"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"},
+    KeyUsage.SIGN_VERIFY: _COMMON_OPERATIONS | {"Sign", "Verify", "GetPublicKey"},
+    KeyUsage.GENERATE_VERIFY_MAC: _COMMON_OPERATIONS | {"GenerateMac", "VerifyMac"},
+    KeyUsage.KEY_AGREEMENT: _COMMON_OPERATIONS | {"DeriveSharedSecret", "GetPublicKey"},
+}
+
+
 def _check_operations(key: KmsKey, operations: Sequence[str]) -> None:
     symmetric = key.key_spec is KeySpec.SYMMETRIC_DEFAULT and key.key_usage is KeyUsage.ENCRYPT_DECRYPT
-    invalid = [op for op in operations if symmetric and op not in _SYMMETRIC_OPERATIONS]
+    allowed = _SYMMETRIC_OPERATIONS if symmetric else _OPERATIONS_BY_USAGE[key.key_usage]
+    invalid = [op for op in operations if op not in allowed]
     if invalid:
         raise ValidationException(f"Grant operations {', '.join(invalid)} are not valid for {key.arn}.")
 
@@ -95,6 +107,9 @@ def create_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
     )
     key.require_usable()
     _check_operations(key, operations)
+    if constraints is not None and key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+        # encryption context binds only symmetric ciphertexts (message [UNCONFIRMED])
+        raise ValidationException("Grant constraints are valid only for symmetric encryption KMS keys.")
     check_dry_run(params)
     name = params.get("Name")
     grant = None
