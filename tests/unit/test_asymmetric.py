@@ -121,3 +121,11 @@ def test_algorithm_lists_follow_the_usage() -> None:
     assert algorithms_for(KeySpec.SYMMETRIC_DEFAULT, KeyUsage.ENCRYPT_DECRYPT).encryption == (
         "SYMMETRIC_DEFAULT",
     )
+
+
+def test_ml_dsa_without_library_support_is_a_clear_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from strongroom.domain import ml_dsa
+
+    monkeypatch.setattr(ml_dsa, "_CLASSES", {})  # as with a cryptography older than ML-DSA
+    with pytest.raises(UnsupportedOperationException, match="installed cryptography library does not support"):
+        generate_material(KeySpec.ML_DSA_87, os.urandom)

@@ -21,13 +21,15 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
+from strongroom.domain import ml_dsa
 from strongroom.domain.keys import KeySpec, KeyUsage
+from strongroom.domain.ml_dsa import ML_DSA_SPECS
 from strongroom.errors import (
     InvalidCiphertextException,
     InvalidKeyUsageException,
@@ -67,19 +69,13 @@ _CURVES: Final[dict[KeySpec, ec.EllipticCurve]] = {
     KeySpec.ECC_NIST_P521: ec.SECP521R1(),
     KeySpec.ECC_SECG_P256K1: ec.SECP256K1(),
 }
-_MlDsaPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
-_MlDsaPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
 _HMAC_HASHES: Final = {
     KeySpec.HMAC_224: "sha224",
     KeySpec.HMAC_256: "sha256",
     KeySpec.HMAC_384: "sha384",
     KeySpec.HMAC_512: "sha512",
 }
-_ML_DSA: Final[dict[KeySpec, type[_MlDsaPrivateKey]]] = {
-    KeySpec.ML_DSA_44: mldsa.MLDSA44PrivateKey,
-    KeySpec.ML_DSA_65: mldsa.MLDSA65PrivateKey,
-    KeySpec.ML_DSA_87: mldsa.MLDSA87PrivateKey,
-}
+_ML_DSA: Final = ML_DSA_SPECS
 _HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
     "SHA_1": hashes.SHA1,
     "SHA_256": hashes.SHA256,
@@ -148,7 +144,7 @@ def generate_material(spec: KeySpec, random_bytes: Callable[[int], bytes]) -> by
     bytes as the hash's output, from ``random_bytes``; asymmetric keys come from OpenSSL's generator)."""
     if spec in _HMAC_HASHES:
         return random_bytes(hashlib.new(_HMAC_HASHES[spec]).digest_size)
-    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | _MlDsaPrivateKey
+    private: Any
     if spec in _RSA_BITS:
         private = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[spec])
     elif spec in _CURVES:
@@ -156,12 +152,13 @@ def generate_material(spec: KeySpec, random_bytes: Callable[[int], bytes]) -> by
     elif spec is KeySpec.ECC_NIST_EDWARDS25519:
         private = ed25519.Ed25519PrivateKey.generate()
     elif spec in _ML_DSA:
-        private = _ML_DSA[spec].generate()
+        private = ml_dsa.generate(spec)
     else:
         raise UnsupportedOperationException(f"KeySpec {spec} is not supported by Strongroom yet.")
-    return private.private_bytes(
+    der: bytes = private.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    return der
 
 
 def new_key_pair(spec: KeySpec) -> tuple[bytes, bytes]:
@@ -204,8 +201,9 @@ class AsymmetricKey:
             return private.sign(message, ec.ECDSA(_prehashed_or_hash(algorithm, message_type)))
         if isinstance(private, ed25519.Ed25519PrivateKey):
             return private.sign(message)
-        if isinstance(private, _MlDsaPrivateKey):
-            return private.sign(message)
+        if ml_dsa.is_ml_dsa_key(private):
+            signature: bytes = cast(Any, private).sign(message)  # pure ML-DSA, empty context
+            return signature
         raise UnsupportedOperationException(f"Signing with key spec {self.spec} is not supported.")
 
     def verify(self, algorithm: str, message: bytes, message_type: str, signature: bytes) -> bool:
@@ -218,8 +216,10 @@ class AsymmetricKey:
                 )
             elif isinstance(public, ec.EllipticCurvePublicKey):
                 public.verify(signature, message, ec.ECDSA(_prehashed_or_hash(algorithm, message_type)))
-            elif isinstance(public, ed25519.Ed25519PublicKey | _MlDsaPublicKey):
+            elif isinstance(public, ed25519.Ed25519PublicKey):
                 public.verify(signature, message)
+            elif ml_dsa.is_ml_dsa_key(public):
+                cast(Any, public).verify(signature, message)
             else:
                 return False
         except InvalidSignature:
