@@ -5,9 +5,12 @@ usage errors. Every signature, MAC and ciphertext is cross-checked on the client
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -471,3 +474,48 @@ def test_grants_on_asymmetric_keys_take_the_operations_of_their_usage(kms):
     assert kms.create_grant(KeyId=mac, GranteePrincipal=principal, Operations=["GenerateMac", "VerifyMac"])[
         "GrantId"
     ]
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
+def test_aws_cli_sign_and_verify_with_openssl(server, kms, tmp_path: Path):
+    """The AWS CLI signs; OpenSSL verifies with the public key the CLI exported."""
+    key_id = key_of(kms, "RSA_2048", "SIGN_VERIFY")
+    env = {
+        **server.env,
+        "AWS_ACCESS_KEY_ID": "AKIASTRONGROOMTEST01",
+        "AWS_SECRET_ACCESS_KEY": "strongroom-test-secret-key-0123456789abcd",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+    def aws(*args: str) -> dict[str, Any]:
+        command = ["aws", "kms", *args, "--endpoint-url", server.endpoint, "--output", "json"]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    message = tmp_path / "message"
+    message.write_bytes(b"released by the pipeline")
+    signed = aws(
+        "sign", "--key-id", key_id, "--message", f"fileb://{message}",
+        "--message-type", "RAW", "--signing-algorithm", "RSASSA_PSS_SHA_256",
+    )  # fmt: skip
+    (tmp_path / "signature").write_bytes(base64.b64decode(signed["Signature"]))
+    (tmp_path / "public.der").write_bytes(
+        base64.b64decode(aws("get-public-key", "--key-id", key_id)["PublicKey"])
+    )
+    result = subprocess.run(
+        [
+            "openssl", "dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32",
+            "-verify", str(tmp_path / "public.der"), "-keyform", "DER",
+            "-signature", str(tmp_path / "signature"), str(message),
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and "Verified OK" in result.stdout, result.stderr
+    verified = aws(
+        "verify", "--key-id", key_id, "--message", f"fileb://{message}", "--message-type", "RAW",
+        "--signing-algorithm", "RSASSA_PSS_SHA_256", "--signature", f"fileb://{tmp_path / 'signature'}",
+    )  # fmt: skip
+    assert verified["SignatureValid"] is True

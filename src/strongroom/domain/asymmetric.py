@@ -268,7 +268,10 @@ class AsymmetricKey:
             raise ValidationException("The public key is not a valid DER SubjectPublicKeyInfo.") from None
         if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != self._private.curve.name:
             raise ValidationException(f"The public key is not a key of the curve of key spec {self.spec}.")
-        return self._private.exchange(ec.ECDH(), peer)
+        try:
+            return self._private.exchange(ec.ECDH(), peer)
+        except ValueError:  # a point OpenSSL refuses
+            raise ValidationException("The public key is not a valid point for ECDH.") from None
 
     # -- RSA encryption --------------------------------------------------------------------------------
     def encrypt(self, algorithm: str, plaintext: bytes) -> bytes:
