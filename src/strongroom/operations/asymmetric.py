@@ -1,4 +1,4 @@
-"""Asymmetric and HMAC keys: GetPublicKey, Sign, Verify, GenerateMac, VerifyMac.
+"""Asymmetric and HMAC keys: GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret.
 
 Each handler resolves the key, authorizes it, checks its usage and then its state (AWS's order), honours
 DryRun, and calls the domain (:mod:`strongroom.domain.asymmetric`). RSA encryption is in
