@@ -45,7 +45,8 @@ __all__ = [
     "generate_material",
     "is_asymmetric",
     "is_hmac",
-    "new_key_pair",
+    "is_rsa",
+    "public_key_of",
 ]
 
 # GenerateDataKeyPair's KeyPairSpec values, as the KeySpec each one generates (SM2 is China only).
@@ -161,14 +162,17 @@ def generate_material(spec: KeySpec, random_bytes: Callable[[int], bytes]) -> by
     return der
 
 
-def new_key_pair(spec: KeySpec) -> tuple[bytes, bytes]:
-    """A data key pair for GenerateDataKeyPair: (DER PKCS#8 private key, DER SubjectPublicKeyInfo)."""
-    private = generate_material(spec, lambda count: b"")
-    loaded = serialization.load_der_private_key(private, password=None)
-    public = loaded.public_key().public_bytes(
+def public_key_of(private_key: bytes) -> bytes:
+    """The DER SubjectPublicKeyInfo of a DER PKCS#8 private key (a data key pair's two halves)."""
+    loaded = serialization.load_der_private_key(private_key, password=None)
+    public: bytes = loaded.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return private, public
+    return public
+
+
+def is_rsa(spec: KeySpec) -> bool:
+    return spec in _RSA_BITS
 
 
 def _incompatible(algorithm: str, spec: KeySpec) -> InvalidKeyUsageException:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom.domain.asymmetric import KEY_PAIR_SPECS, AsymmetricKey, is_asymmetric, new_key_pair
+from strongroom.domain.asymmetric import KEY_PAIR_SPECS, AsymmetricKey, is_asymmetric, public_key_of
 from strongroom.domain.attestation import Attestation
 from strongroom.domain.ciphertext import parse_header
 from strongroom.domain.encryption_context import canonical_encryption_context
@@ -168,7 +168,8 @@ def _data_key_pair(
         raise UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by Strongroom yet.")
     context_aad = canonical_encryption_context(params.get("EncryptionContext"))
     check_dry_run(params)
-    private, public = new_key_pair(spec)
+    private = svc.keys.new_private_key(spec)
+    public = public_key_of(private)
     return key, pair_spec, private, public, _seal(svc, key, private, context_aad)
 
 

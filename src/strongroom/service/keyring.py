@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from strongroom.clock import Clock, Random
 from strongroom.domain.aliases import Alias
-from strongroom.domain.asymmetric import AsymmetricKey, MacKey, generate_material
+from strongroom.domain.asymmetric import AsymmetricKey, MacKey, generate_material, is_rsa
 from strongroom.domain.ciphertext import MaterialCipher
 from strongroom.domain.grants import Grant
 from strongroom.domain.ids import KeyRef, RefKind, alias_arn, key_arn, parse_key_identifier
@@ -19,6 +19,7 @@ from strongroom.domain.keys import KeyMaterial, KeySpec, KmsKey
 from strongroom.errors import InvalidArnException, NotFoundException
 from strongroom.keystore.base import RootOfTrust
 from strongroom.service.cache_stats import CacheStats
+from strongroom.service.key_pool import RsaKeyPool
 from strongroom.storage.base import Change, ChangeKind, MetadataStore, WrappedMaterial
 
 __all__ = ["KeyRepository", "Principal"]
@@ -60,6 +61,7 @@ class KeyRepository:
         self._keys: dict[tuple[str, str], KmsKey] = {}
         self._ciphers: dict[tuple[str, str, int], MaterialCipher] = {}
         self._private: dict[tuple[str, str], AsymmetricKey | MacKey] = {}  # asymmetric and HMAC keys
+        self._rsa_pool = RsaKeyPool(lambda spec: generate_material(spec, self._rng.bytes))
         self._aliases: dict[tuple[str, str, str], str] = {}
         self._alias_names: dict[tuple[str, str], tuple[str, ...]] = {}
 
@@ -196,13 +198,20 @@ class KeyRepository:
                 )
         raise LookupError(f"no key material for {key.arn}")
 
+    def new_private_key(self, spec: KeySpec) -> bytes:
+        """New material of a non-symmetric spec (DER PKCS#8, or an HMAC key); RSA keys come from a pool
+        filled in the background (:mod:`strongroom.service.key_pool`)."""
+        if is_rsa(spec):
+            return self._rsa_pool.take(spec)
+        return generate_material(spec, self._rng.bytes)
+
     def new_material(self, key: KmsKey, version: int) -> tuple[KeyMaterial, WrappedMaterial]:
         """New material for a key of its spec: 32 random bytes for a symmetric key, the HMAC key for
         an HMAC key, a DER PKCS#8 private key for an asymmetric one."""
         if key.key_spec is KeySpec.SYMMETRIC_DEFAULT:
             secret = self._rng.bytes(32)
         else:
-            secret = generate_material(key.key_spec, self._rng.bytes)
+            secret = self.new_private_key(key.key_spec)
         material = KeyMaterial(version, self._rng.bytes(32).hex(), secret)
         wrapped = self._root.wrap(material.secret, material_context(key, version, material.material_id))
         return material, WrappedMaterial(version, material.material_id, wrapped, self._clock.now())
