@@ -76,7 +76,15 @@ def client_verify(public: Any, algorithm: str, signature: bytes, message: bytes,
             "SIGN_VERIFY",
             {"SigningAlgorithms": ["ED25519_SHA_512", "ED25519_PH_SHA_512"]},
         ),
+        ("RSA_4096", "ENCRYPT_DECRYPT", {"EncryptionAlgorithms": ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]}),
+        ("RSA_2048", "SIGN_VERIFY", {"SigningAlgorithms": _RSA_SIGNING}),
+        ("ECC_NIST_P384", "KEY_AGREEMENT", {"KeyAgreementAlgorithms": ["ECDH"]}),
+        ("ECC_NIST_P521", "KEY_AGREEMENT", {"KeyAgreementAlgorithms": ["ECDH"]}),
         ("HMAC_224", "GENERATE_VERIFY_MAC", {"MacAlgorithms": ["HMAC_SHA_224"]}),
+        ("HMAC_256", "GENERATE_VERIFY_MAC", {"MacAlgorithms": ["HMAC_SHA_256"]}),
+        ("HMAC_384", "GENERATE_VERIFY_MAC", {"MacAlgorithms": ["HMAC_SHA_384"]}),
+        ("ML_DSA_65", "SIGN_VERIFY", {"SigningAlgorithms": ["ML_DSA_SHAKE_256"]}),
+        ("ML_DSA_87", "SIGN_VERIFY", {"SigningAlgorithms": ["ML_DSA_SHAKE_256"]}),
         ("HMAC_512", "GENERATE_VERIFY_MAC", {"MacAlgorithms": ["HMAC_SHA_512"]}),
         ("ML_DSA_44", "SIGN_VERIFY", {"SigningAlgorithms": ["ML_DSA_SHAKE_256"]}),
     ],
@@ -116,8 +124,7 @@ def test_create_key_refuses_what_aws_refuses(kms):
 @pytest.mark.parametrize(
     ("spec", "algorithm"),
     [
-        *(("RSA_2048", a) for a in _RSA_SIGNING),
-        ("RSA_4096", "RSASSA_PSS_SHA_512"),
+        *((spec, a) for spec in ("RSA_2048", "RSA_3072", "RSA_4096") for a in _RSA_SIGNING),
         ("ECC_NIST_P256", "ECDSA_SHA_256"),
         ("ECC_NIST_P384", "ECDSA_SHA_384"),
         ("ECC_NIST_P521", "ECDSA_SHA_512"),
@@ -156,7 +163,12 @@ def test_sign_raw_and_digest_verify_in_kms_and_on_the_client(kms, spec, algorith
 
 
 def test_ed25519_and_ml_dsa_sign_the_raw_message(kms):
-    for spec, algorithm in (("ECC_NIST_EDWARDS25519", "ED25519_SHA_512"), ("ML_DSA_44", "ML_DSA_SHAKE_256")):
+    for spec, algorithm in (
+        ("ECC_NIST_EDWARDS25519", "ED25519_SHA_512"),
+        ("ML_DSA_44", "ML_DSA_SHAKE_256"),
+        ("ML_DSA_65", "ML_DSA_SHAKE_256"),
+        ("ML_DSA_87", "ML_DSA_SHAKE_256"),
+    ):
         key_id = key_of(kms, spec, "SIGN_VERIFY")
         public = public_key(kms, key_id)
         signature = kms.sign(KeyId=key_id, Message=b"a message", SigningAlgorithm=algorithm)["Signature"]
@@ -186,6 +198,39 @@ def test_ed25519_and_ml_dsa_sign_the_raw_message(kms):
     )[:2] == ("ValidationException", "Message type DIGEST is incompatible with key spec ML_DSA_44.")
 
 
+def test_ed25519ph_signs_a_sha512_digest(kms):
+    key_id = key_of(kms, "ECC_NIST_EDWARDS25519", "SIGN_VERIFY")
+    digest = hashlib.sha512(b"a large release artefact").digest()
+    signed = kms.sign(
+        KeyId=key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512"
+    )
+    signature = signed["Signature"]
+    assert len(signature) == 64 and signed["SigningAlgorithm"] == "ED25519_PH_SHA_512"
+    assert kms.verify(
+        KeyId=key_id,
+        Message=digest,
+        MessageType="DIGEST",
+        Signature=signature,
+        SigningAlgorithm="ED25519_PH_SHA_512",
+    )["SignatureValid"]
+    other = hashlib.sha512(b"another artefact").digest()
+    assert aws_error(
+        kms.verify,
+        KeyId=key_id,
+        Message=other,
+        MessageType="DIGEST",
+        Signature=signature,
+        SigningAlgorithm="ED25519_PH_SHA_512",
+    )[0] == ("KMSInvalidSignatureException")
+    assert aws_error(
+        kms.sign,
+        KeyId=key_id,
+        Message=digest[:32],
+        MessageType="DIGEST",
+        SigningAlgorithm="ED25519_PH_SHA_512",
+    )[:2] == ("ValidationException", "Digest is invalid length for algorithm ED25519_PH_SHA_512.")
+
+
 def test_signing_errors(kms, key_id):
     rsa_key = key_of(kms, "RSA_2048", "SIGN_VERIFY")
     assert aws_error(
@@ -211,10 +256,10 @@ def test_signing_errors(kms, key_id):
 
 
 @pytest.mark.parametrize(
-    ("algorithm", "sizes"), [("RSAES_OAEP_SHA_1", (214, 342)), ("RSAES_OAEP_SHA_256", (190, 318))]
+    ("algorithm", "sizes"), [("RSAES_OAEP_SHA_1", (214, 342, 470)), ("RSAES_OAEP_SHA_256", (190, 318, 446))]
 )
 def test_rsa_encrypt_decrypt_and_the_size_limits(kms, algorithm, sizes):
-    for spec, limit in zip(("RSA_2048", "RSA_3072"), sizes, strict=True):
+    for spec, limit in zip(("RSA_2048", "RSA_3072", "RSA_4096"), sizes, strict=True):
         key_id = key_of(kms, spec, "ENCRYPT_DECRYPT")
         plaintext = os.urandom(limit)
         encrypted = kms.encrypt(KeyId=key_id, Plaintext=plaintext, EncryptionAlgorithm=algorithm)

@@ -3,10 +3,12 @@ signing, a tamper grid over an RSA ciphertext and over signatures, and the publi
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from strongroom.domain.asymmetric import AsymmetricKey, MacKey, algorithms_for, generate_material
 from strongroom.domain.keys import KeySpec, KeyUsage
@@ -76,8 +78,35 @@ def test_the_checks_before_signing() -> None:
     edwards = key(KeySpec.ECC_NIST_EDWARDS25519, KeyUsage.SIGN_VERIFY)
     with pytest.raises(ValidationException):
         edwards.check_signing("ED25519_SHA_512", bytes(64), "DIGEST")
-    with pytest.raises(UnsupportedOperationException):
-        edwards.check_signing("ED25519_PH_SHA_512", bytes(64), "DIGEST")
+    with pytest.raises(ValidationException, match="Message type RAW is incompatible"):
+        edwards.check_signing("ED25519_PH_SHA_512", bytes(64), "RAW")
+    with pytest.raises(
+        ValidationException, match="Digest is invalid length for algorithm ED25519_PH_SHA_512."
+    ):
+        edwards.check_signing("ED25519_PH_SHA_512", bytes(32), "DIGEST")
+
+
+def test_ed25519ph_rfc_8032_section_7_3_known_answer() -> None:
+    seed = bytes.fromhex("833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42")
+    expected = bytes.fromhex(
+        "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41"
+        "31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
+    )
+    private = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    material = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    signer = AsymmetricKey(KeySpec.ECC_NIST_EDWARDS25519, KeyUsage.SIGN_VERIFY, material)
+    digest = hashlib.sha512(b"abc").digest()
+    assert signer.sign("ED25519_PH_SHA_512", digest, "DIGEST") == expected
+    assert signer.verify("ED25519_PH_SHA_512", digest, "DIGEST", expected)
+    assert not signer.verify("ED25519_PH_SHA_512", hashlib.sha512(b"abd").digest(), "DIGEST", expected)
+    for index in range(64):  # a flipped bit anywhere in R or S
+        tampered = bytearray(expected)
+        tampered[index] ^= 0x01
+        assert not signer.verify("ED25519_PH_SHA_512", digest, "DIGEST", bytes(tampered))
+    # the pure variant of the same key gives another signature, which the ph check refuses
+    assert not signer.verify("ED25519_PH_SHA_512", digest, "DIGEST", private.sign(digest))
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ AWS KMS's:
 - RSASSA-PSS uses MGF1 with the message hash and a salt as long as the hash; RSASSA-PKCS1-v1_5 is the
   classic padding; RSAES-OAEP uses MGF1 with the OAEP hash and no label. Encryption output is raw.
 - ECDSA signatures are DER ``Ecdsa-Sig-Value`` (r, s), over the hash the algorithm names.
-- ``ED25519_SHA_512`` is pure Ed25519 over the raw message (RFC 8032).
+- ``ED25519_SHA_512`` is pure Ed25519 over the raw message (RFC 8032); ``ED25519_PH_SHA_512`` is
+  Ed25519ph over a given SHA-512 digest (:mod:`strongroom.domain.ed25519ph`).
 - ``ML_DSA_SHAKE_256`` is pure ML-DSA (FIPS 204) with an empty context.
 - ``MessageType=DIGEST`` signs the given digest as is, after checking its length.
 
@@ -27,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from strongroom.domain import ml_dsa
+from strongroom.domain import ed25519ph, ml_dsa
 from strongroom.domain.keys import KeySpec, KeyUsage
 from strongroom.domain.ml_dsa import ML_DSA_SPECS
 from strongroom.errors import (
@@ -204,6 +205,8 @@ class AsymmetricKey:
         if isinstance(private, ec.EllipticCurvePrivateKey):
             return private.sign(message, ec.ECDSA(_prehashed_or_hash(algorithm, message_type)))
         if isinstance(private, ed25519.Ed25519PrivateKey):
+            if algorithm == "ED25519_PH_SHA_512":
+                return ed25519ph.sign(private.private_bytes_raw(), message)
             return private.sign(message)
         if ml_dsa.is_ml_dsa_key(private):
             signature: bytes = cast(Any, private).sign(message)  # pure ML-DSA, empty context
@@ -221,6 +224,8 @@ class AsymmetricKey:
             elif isinstance(public, ec.EllipticCurvePublicKey):
                 public.verify(signature, message, ec.ECDSA(_prehashed_or_hash(algorithm, message_type)))
             elif isinstance(public, ed25519.Ed25519PublicKey):
+                if algorithm == "ED25519_PH_SHA_512":
+                    return ed25519ph.verify(public.public_bytes_raw(), message, signature)
                 public.verify(signature, message)
             elif ml_dsa.is_ml_dsa_key(public):
                 cast(Any, public).verify(signature, message)
@@ -234,9 +239,14 @@ class AsymmetricKey:
         """The checks before signing or verifying: the algorithm, the message type, a digest's length."""
         if algorithm not in self.algorithms.signing:
             raise _incompatible(algorithm, self.spec)
-        if algorithm == "ED25519_PH_SHA_512":
-            # pyca/cryptography has pure Ed25519 only; Ed25519ph (RFC 8032 5.1) is not written here yet.
-            raise UnsupportedOperationException("ED25519_PH_SHA_512 is not supported by Strongroom yet.")
+        if algorithm == "ED25519_PH_SHA_512":  # signs a SHA-512 digest, given as is
+            if message_type != "DIGEST":
+                raise ValidationException(
+                    f"Message type {message_type} is incompatible with signing algorithm {algorithm}."
+                )
+            if len(message) != 64:
+                raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
+            return
         if self.spec in _ML_DSA:
             if message_type == "EXTERNAL_MU":  # signing from a given mu needs an API pyca does not offer
                 raise UnsupportedOperationException(
