@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from tests.conftest import ACCOUNT_ID, aws_error
+from tests.conftest import ACCOUNT_ID, aws_env, aws_error
 
 _HASH = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 _RSA_SIGNING = [
@@ -525,17 +525,10 @@ def test_grants_on_asymmetric_keys_take_the_operations_of_their_usage(kms):
 def test_aws_cli_sign_and_verify_with_openssl(server, kms, tmp_path: Path):
     """The AWS CLI signs; OpenSSL verifies with the public key the CLI exported."""
     key_id = key_of(kms, "RSA_2048", "SIGN_VERIFY")
-    env = {
-        **server.env,
-        "AWS_ACCESS_KEY_ID": "AKIASTRONGROOMTEST01",
-        "AWS_SECRET_ACCESS_KEY": "strongroom-test-secret-key-0123456789abcd",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+    env = aws_env(server)
 
     def aws(*args: str) -> dict[str, Any]:
-        command = ["aws", "kms", *args, "--endpoint-url", server.endpoint, "--output", "json"]
+        command = ["aws", "kms", *args, "--output", "json"]
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
         return dict(json.loads(result.stdout))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom.domain.asymmetric import algorithms_for, is_asymmetric
+from strongroom.domain.asymmetric import AsymmetricKey, MacKey, algorithms_for, is_asymmetric
 from strongroom.domain.keys import KeyUsage, KmsKey
 from strongroom.domain.policy import ContextValue
 from strongroom.errors import (
@@ -68,7 +68,9 @@ def get_public_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -
 
 def _signing(
     ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
-) -> tuple[KmsKey, str, str]:
+) -> tuple[KmsKey, str, str, AsymmetricKey]:
+    """The key, algorithm, message type and signer of a Sign or Verify, after every check the call
+    makes (so that DryRun answers only a call that would succeed)."""
     algorithm = params["SigningAlgorithm"]
     message_type = params.get("MessageType") or "RAW"
     key = _key_for(
@@ -79,58 +81,47 @@ def _signing(
         KeyUsage.SIGN_VERIFY,
         extra={"kms:SigningAlgorithm": algorithm, "kms:MessageType": message_type},
     )
-    return key, algorithm, message_type
-
-
-def sign(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    key, algorithm, message_type = _signing(ctx, svc, params, "Sign")
     signer = svc.keys.asymmetric_key(key)
     signer.check_signing(algorithm, params["Message"], message_type)
     check_dry_run(params)
+    return key, algorithm, message_type, signer
+
+
+def sign(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key, algorithm, message_type, signer = _signing(ctx, svc, params, "Sign")
     signature = signer.sign(algorithm, params["Message"], message_type)
     return {"KeyId": key.arn, "Signature": b64(signature), "SigningAlgorithm": algorithm}
 
 
 def verify(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    key, algorithm, message_type = _signing(ctx, svc, params, "Verify")
-    verifier = svc.keys.asymmetric_key(key)
-    verifier.check_signing(algorithm, params["Message"], message_type)
-    check_dry_run(params)
+    key, algorithm, message_type, verifier = _signing(ctx, svc, params, "Verify")
     if not verifier.verify(algorithm, params["Message"], message_type, params["Signature"]):
         raise KMSInvalidSignatureException()
     return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
 
 
-def _mac_key(ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str) -> KmsKey:
-    return _key_for(
-        ctx,
-        svc,
-        params,
-        operation,
-        KeyUsage.GENERATE_VERIFY_MAC,
-        extra={"kms:MacAlgorithm": params["MacAlgorithm"]},
+def _mac(
+    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+) -> tuple[KmsKey, str, MacKey]:
+    """The HMAC key and algorithm of a GenerateMac or VerifyMac, after every check the call makes."""
+    algorithm = params["MacAlgorithm"]
+    key = _key_for(
+        ctx, svc, params, operation, KeyUsage.GENERATE_VERIFY_MAC, extra={"kms:MacAlgorithm": algorithm}
     )
+    mac_key = svc.keys.mac_key(key)
+    mac_key.check_algorithm(algorithm)
+    check_dry_run(params)
+    return key, algorithm, mac_key
 
 
 def generate_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    key = _mac_key(ctx, svc, params, "GenerateMac")
-    algorithm = params["MacAlgorithm"]
-    mac_key = svc.keys.mac_key(key)
-    mac_key.check_algorithm(algorithm)
-    check_dry_run(params)
-    return {
-        "Mac": b64(mac_key.generate(algorithm, params["Message"])),
-        "MacAlgorithm": algorithm,
-        "KeyId": key.arn,
-    }
+    key, algorithm, mac_key = _mac(ctx, svc, params, "GenerateMac")
+    mac = mac_key.generate(algorithm, params["Message"])
+    return {"Mac": b64(mac), "MacAlgorithm": algorithm, "KeyId": key.arn}
 
 
 def verify_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    key = _mac_key(ctx, svc, params, "VerifyMac")
-    algorithm = params["MacAlgorithm"]
-    mac_key = svc.keys.mac_key(key)
-    mac_key.check_algorithm(algorithm)
-    check_dry_run(params)
+    key, algorithm, mac_key = _mac(ctx, svc, params, "VerifyMac")
     if not mac_key.verify(algorithm, params["Message"], params["Mac"]):
         raise KMSInvalidMacException()
     return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}

@@ -86,6 +86,31 @@ def _seal(svc: Services, key: KmsKey, plaintext: bytes, context_aad: bytes) -> b
     return cipher.encrypt(plaintext, context_aad, svc.rng)
 
 
+def _data_key_sealer(
+    ctx: RequestContext,
+    svc: Services,
+    params: dict[str, Any],
+    operation: str,
+    extra: dict[str, ContextValue],
+    asymmetric_message: str,
+) -> tuple[KmsKey, bytes]:
+    """The symmetric KMS key that seals a new data key (or a data key pair's private key), checked in
+    AWS's order, and the canonical encryption context to bind it to. Data keys always use
+    SYMMETRIC_DEFAULT (DG)."""
+    key = _encryption_key(
+        ctx,
+        svc,
+        params["KeyId"],
+        operation,
+        params.get("EncryptionContext"),
+        extra={"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT", **extra},
+        grant_tokens=params.get("GrantTokens"),
+    )
+    if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsageException(asymmetric_message)
+    return key, canonical_encryption_context(params.get("EncryptionContext"))
+
+
 def _new_data_key(
     ctx: RequestContext,
     svc: Services,
@@ -94,19 +119,14 @@ def _new_data_key(
     attestation: Attestation | None = None,
 ) -> tuple[KmsKey, bytes, bytes]:
     length = _data_key_length(params)
-    key = _encryption_key(
+    key, context_aad = _data_key_sealer(
         ctx,
         svc,
-        params["KeyId"],
+        params,
         operation,
-        params.get("EncryptionContext"),
-        # data keys always use SYMMETRIC_DEFAULT (DG)
-        extra={"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT", **attestation_conditions(attestation)},
-        grant_tokens=params.get("GrantTokens"),
+        attestation_conditions(attestation),
+        "You cannot generate a data key with an asymmetric CMK",
     )
-    if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
-        raise InvalidKeyUsageException("You cannot generate a data key with an asymmetric CMK")
-    context_aad = canonical_encryption_context(params.get("EncryptionContext"))
     check_dry_run(params)
     plaintext = svc.rng.bytes(length)
     return key, plaintext, _seal(svc, key, plaintext, context_aad)
@@ -146,27 +166,19 @@ def _data_key_pair(
     """(KMS key, pair spec, private key DER, public key DER, private key ciphertext) for
     GenerateDataKeyPair(WithoutPlaintext): the private key is encrypted like any data key."""
     pair_spec = params["KeyPairSpec"]
-    key = _encryption_key(
+    key, context_aad = _data_key_sealer(
         ctx,
         svc,
-        params["KeyId"],
+        params,
         operation,
-        params.get("EncryptionContext"),
-        extra={
-            "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-            "kms:DataKeyPairSpec": pair_spec,
-            **attestation_conditions(attestation),
-        },
-        grant_tokens=params.get("GrantTokens"),
+        {"kms:DataKeyPairSpec": pair_spec, **attestation_conditions(attestation)},
+        "You cannot generate a data key pair with an asymmetric CMK",
     )
-    if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
-        raise InvalidKeyUsageException("You cannot generate a data key pair with an asymmetric CMK")
     if pair_spec == "SM2":
         raise UnsupportedOperationException("KeyPairSpec SM2 is not supported in this Region")
     spec = KeySpec(pair_spec)
     if spec not in KEY_PAIR_SPECS:
         raise UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by Strongroom yet.")
-    context_aad = canonical_encryption_context(params.get("EncryptionContext"))
     check_dry_run(params)
     private = svc.keys.new_private_key(spec)
     public = public_key_of(private)

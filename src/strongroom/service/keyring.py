@@ -9,6 +9,8 @@ resolving exactly when its deletion date passes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from strongroom.clock import Clock, Random
 from strongroom.domain.aliases import Alias
 from strongroom.domain.asymmetric import AsymmetricKey, MacKey, generate_material, is_rsa
@@ -172,23 +174,26 @@ class KeyRepository:
 
     def asymmetric_key(self, key: KmsKey) -> AsymmetricKey:
         """The private key of an asymmetric KMS key, unwrapped and loaded once, then cached."""
-        cached = self._private.get((key.region, key.key_id))
-        self._stats.count("private key", cached is not None)
-        if isinstance(cached, AsymmetricKey):
-            return cached
-        loaded = AsymmetricKey(key.key_spec, key.key_usage, self._current_secret(key))
-        self._private[(key.region, key.key_id)] = loaded
+        loaded = self._private_material(
+            key, lambda secret: AsymmetricKey(key.key_spec, key.key_usage, secret)
+        )
+        assert isinstance(loaded, AsymmetricKey)
         return loaded
 
     def mac_key(self, key: KmsKey) -> MacKey:
         """The secret of an HMAC KMS key, unwrapped once, then cached."""
+        loaded = self._private_material(key, lambda secret: MacKey(key.key_spec, secret))
+        assert isinstance(loaded, MacKey)
+        return loaded
+
+    def _private_material(
+        self, key: KmsKey, load: Callable[[bytes], AsymmetricKey | MacKey]
+    ) -> AsymmetricKey | MacKey:
         cached = self._private.get((key.region, key.key_id))
         self._stats.count("private key", cached is not None)
-        if isinstance(cached, MacKey):
-            return cached
-        loaded = MacKey(key.key_spec, self._current_secret(key))
-        self._private[(key.region, key.key_id)] = loaded
-        return loaded
+        if cached is None:
+            cached = self._private[(key.region, key.key_id)] = load(self._current_secret(key))
+        return cached
 
     def _current_secret(self, key: KmsKey) -> bytes:
         for material in self._store.get_materials(key.region, key.key_id):
