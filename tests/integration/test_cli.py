@@ -15,12 +15,14 @@ import sys
 
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import free_port, start_server
 
 
 def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run `strongroom serve` to completion (for starts that must fail)."""
-    command = [sys.executable, "-m", "strongroom.cli.main", "serve", *args]
+    """Run `strongroom serve` to completion (for starts that must fail), on a free port unless ``args``
+    name one: never the default 4599, which a server from the quickstart may hold."""
+    port = () if "--port" in args else ("--port", str(free_port()))
+    command = [sys.executable, "-m", "strongroom.cli.main", "serve", *port, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=30)
 
 
@@ -157,8 +159,6 @@ def test_boto3_default_session_with_endpoint_env(server):
 def test_dev_mode_on_localhost_by_name(tmp_path):
     server = start_server(tmp_path / "data", "--dev")
     assert server.stop() == 0
-    from tests.conftest import free_port
-
     port = free_port()
     process = subprocess.Popen(
         [
