@@ -12,10 +12,19 @@ What a record holds (and never holds):
 - ``additionalEventData.keyMaterialId`` when the call used a key material version.
 - ``resources`` are the KMS keys the call resolved (``AWS::KMS::Key``), even when it then failed.
 - ``errorCode`` and ``errorMessage`` for a failed call.
+
+Every record is bounded, whatever the request held, so that one client's input can neither fail its own
+record nor hold up anyone else's: members the operation does not have are dropped at the edge,
+structures deeper than :data:`MAX_DEPTH` are cut, ``userAgent`` and ``errorMessage`` are truncated to
+:data:`MAX_TEXT_CHARS` characters, and ``requestParameters`` or ``responseElements`` larger than
+:data:`MAX_ELEMENT_BYTES` serialized are replaced by null. As CloudTrail does, a record from which
+something was cut carries ``"omitted": true``. Text that is not valid Unicode (a lone surrogate) is
+escaped rather than refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import time
@@ -29,12 +38,17 @@ from strongroom.clock import CounterIds
 
 __all__ = [
     "CRYPTOGRAPHIC_OPERATIONS",
+    "MAX_DEPTH",
+    "MAX_ELEMENT_BYTES",
+    "MAX_SUMMARY_BYTES",
+    "MAX_TEXT_CHARS",
     "READ_ONLY_OPERATIONS",
     "AuditedCall",
     "build_event",
     "event_from_summary",
     "is_read_only",
     "summarize",
+    "unreadable_event",
 ]
 
 EVENT_VERSION: Final = "1.11"
@@ -84,6 +98,15 @@ _SECRET_MEMBERS: Final = frozenset(
 )
 
 
+#: CloudTrail's limits: 100 KB for requestParameters and responseElements, 1 KB for userAgent and
+#: errorMessage (beyond them it cuts the field and marks the event ``"omitted": true``).
+MAX_ELEMENT_BYTES: Final = 100 * 1024
+MAX_TEXT_CHARS: Final = 1024
+#: No KMS shape nests deeper than a few levels; anything deeper is cut here.
+MAX_DEPTH: Final = 16
+#: What a summary can reach with the limits above; a larger one is replaced by a minimal one.
+MAX_SUMMARY_BYTES: Final = 3 * MAX_ELEMENT_BYTES
+
 _EVENT_IDS = CounterIds()
 _last_second: list[Any] = [None, ""]
 
@@ -103,9 +126,12 @@ def _grant_token_digest(token: object) -> str:
     return "sha256:" + hashlib.sha256(str(token).encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def _redacted(value: Any) -> Any:
+def _redacted(value: Any, depth: int = 0) -> Any:
     """A request or response structure with its secret members left out and grant tokens replaced by
-    their digests; member names stay as they are, and an encryption context is kept verbatim."""
+    their digests; member names stay as they are, and an encryption context is kept verbatim. Below
+    :data:`MAX_DEPTH` levels a structure becomes null."""
+    if depth >= MAX_DEPTH and isinstance(value, Mapping | list):
+        return None
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for name, member in value.items():
@@ -118,12 +144,14 @@ def _redacted(value: Any) -> Any:
             elif name == "GrantTokens" and kind is list:
                 out[name] = [_grant_token_digest(token) for token in member]
             elif "EncryptionContext" in name and isinstance(member, Mapping):
-                out[name] = {str(k): v for k, v in member.items()}
+                out[name] = {
+                    str(k): v if type(v) is str else _redacted(v, depth + 2) for k, v in member.items()
+                }
             else:
-                out[name] = _redacted(member)
+                out[name] = _redacted(member, depth + 1)
         return out
     if isinstance(value, list):
-        return [_redacted(item) for item in value]
+        return [_redacted(item, depth + 1) for item in value]
     if isinstance(value, bytes | bytearray):
         return None  # a blob member we do not know: never logged
     return value
@@ -159,6 +187,9 @@ class AuditedCall:
     principal_arn: str = ""
     parameters: Mapping[str, Any] | None = None
     key_arns: list[str] = field(default_factory=list)  # resolved by the handler (operations.authz)
+    #: The size of the request body the parameters came from: a bound on their serialized size, so
+    #: only a large body costs a measurement.
+    body_bytes: int = 0
 
 
 def _user_identity(call: AuditedCall) -> dict[str, Any]:
@@ -213,7 +244,8 @@ def summarize(
     error_code: str | None,
     error_message: str | None,
 ) -> bytes:
-    """What a worker sends for one answered request: the call's facts, already without secrets.
+    """What a worker sends for one answered request: the call's facts, already without secrets, and
+    bounded (see the module docstring); it never fails, and is at most :data:`MAX_SUMMARY_BYTES`.
 
     It is cheap on purpose (the request waits for it): the CloudTrail shape is built later, by the
     writer, with :func:`event_from_summary`. Only the parts of the response a record uses are kept: the
@@ -224,24 +256,61 @@ def summarize(
             kept = _redacted(response)
         elif response.get("KeyMaterialId"):
             kept = {"KeyMaterialId": response["KeyMaterialId"]}
-    return orjson.dumps(
-        [
-            call.request_id,
-            call.started,
-            call.source_ip,
-            call.user_agent,
-            call.operation,
-            call.region,
-            call.access_key_id,
-            call.account_id,
-            call.principal_arn,
-            _redacted(call.parameters) if call.parameters is not None else None,
-            call.key_arns,
-            kept,
-            error_code,
-            error_message,
-        ]
-    )
+    omitted = False
+    parameters = _redacted(call.parameters) if call.parameters is not None else None
+    if parameters is not None and call.body_bytes > MAX_ELEMENT_BYTES and _too_large(parameters):
+        parameters, omitted = None, True
+    user_agent = call.user_agent
+    if len(user_agent) > MAX_TEXT_CHARS:
+        user_agent, omitted = user_agent[:MAX_TEXT_CHARS], True
+    if error_message is not None and len(error_message) > MAX_TEXT_CHARS:
+        error_message, omitted = error_message[:MAX_TEXT_CHARS], True
+    fields = [
+        call.request_id,
+        call.started,
+        call.source_ip,
+        user_agent,
+        call.operation,
+        call.region,
+        call.access_key_id,
+        call.account_id,
+        call.principal_arn,
+        parameters,
+        call.key_arns,
+        kept,
+        error_code,
+        error_message,
+        omitted,
+    ]
+    try:
+        summary = orjson.dumps(fields)
+    except (TypeError, ValueError):  # text that is not valid Unicode (a lone surrogate), or a stray type
+        summary = orjson.dumps(_printable(fields))
+    if len(summary) <= MAX_SUMMARY_BYTES:
+        return summary
+    fields[9], fields[11], fields[14] = None, None, True  # responses are bounded too; this is a backstop
+    return orjson.dumps(_printable(fields))
+
+
+def _too_large(element: Any) -> bool:
+    try:
+        return len(orjson.dumps(element)) > MAX_ELEMENT_BYTES
+    except (TypeError, ValueError):
+        return len(orjson.dumps(_printable(element))) > MAX_ELEMENT_BYTES
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every string made valid UTF-8 (lone surrogates escaped as ``\\udfff``) and
+    anything that is not JSON turned into null."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, Mapping):
+        return {_printable(str(k)): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return None
 
 
 def event_from_summary(summary: bytes, event_id: str | None = None) -> bytes:
@@ -250,14 +319,36 @@ def event_from_summary(summary: bytes, event_id: str | None = None) -> bytes:
     try:
         fields = orjson.loads(summary)
         (request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
-         principal_arn, parameters, key_arns, response, error_code, error_message) = fields  # fmt: skip
+         principal_arn, parameters, key_arns, response, error_code, error_message,
+         omitted) = fields  # fmt: skip
         call = AuditedCall(
             request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
             principal_arn, parameters, key_arns,
         )  # fmt: skip
-        return orjson.dumps(_shape(call, response, error_code, error_message, event_id))
+        event = _shape(call, response, error_code, error_message, event_id)
+        if omitted:
+            event["omitted"] = True
+        return orjson.dumps(event)
     except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"not an audit summary: {error}") from None
+
+
+def unreadable_event(summary: bytes, event_id: str | None = None) -> bytes:
+    """The event recorded for bytes that are not a summary (which a worker never sends): the request
+    still gets a record, with what could be read of it, and no other request is failed for it."""
+    fields: Any = None
+    with contextlib.suppress(orjson.JSONDecodeError):
+        fields = orjson.loads(summary)
+    texts = fields if isinstance(fields, list) and len(fields) > 4 else []
+
+    def text(index: int) -> str:
+        value = texts[index] if index < len(texts) else ""
+        return value[:MAX_TEXT_CHARS] if isinstance(value, str) else ""
+
+    call = AuditedCall(text(0) or "unknown", time.time(), text(2), text(3), text(4))
+    event = _shape(call, None, "KMSInternalException", "The audit record was unreadable.", event_id)
+    event["omitted"] = True
+    return orjson.dumps(_printable(event))
 
 
 def build_event(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from strongroom.audit.appender import DEFAULT_SEGMENT_BYTES, TrailAppender, list_segments
-from strongroom.audit.events import event_from_summary
+from strongroom.audit.events import event_from_summary, unreadable_event
 
 __all__ = ["Batch", "FileAuditSink", "FlushObserver", "list_segments"]
 
@@ -43,15 +43,17 @@ class Batch:
         self._blocked: threading.Event | None = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
-    def wait(self) -> OSError | None:
-        """Block until the batch is durable (None) or has failed (the error)."""
+    def wait(self, timeout: float | None = None) -> OSError | None:
+        """Block until the batch is durable (None) or has failed (the error); after ``timeout``
+        seconds, a TimeoutError."""
         with self._lock:
             if self.done:
                 return self.error
             if self._blocked is None:
                 self._blocked = threading.Event()
             blocked = self._blocked
-        blocked.wait()
+        if not blocked.wait(timeout):
+            return TimeoutError("the audit trail did not acknowledge the record in time")
         return self.error
 
     async def wait_async(self) -> OSError | None:
@@ -86,6 +88,13 @@ class Batch:
                 _resolve(future)
             else:
                 loop.call_soon_threadsafe(_resolve, future)
+
+
+def _event(summary: bytes) -> bytes:
+    try:
+        return event_from_summary(summary)
+    except ValueError:
+        return unreadable_event(summary)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -129,6 +138,11 @@ class FileAuditSink:
         with self._condition:
             self._condition.notify()
 
+    def wait_blocking(self, batch: Batch, timeout: float) -> OSError | None:
+        """Block until ``batch`` is durable (None) or failed (the error), at most ``timeout`` seconds."""
+        self.wake()
+        return batch.wait(timeout)
+
     @property
     def failing(self) -> bool:
         """Whether the last write failed (until one succeeds again)."""
@@ -157,7 +171,7 @@ class FileAuditSink:
     def _write(self, batch: Batch) -> None:
         started = time.perf_counter()
         try:
-            self._appender.append([event_from_summary(summary) for summary in batch.summaries])
+            self._appender.append([_event(summary) for summary in batch.summaries])
         except OSError as error:
             self._failing = True
             batch.complete(error)

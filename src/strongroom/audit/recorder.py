@@ -19,6 +19,10 @@ class AuditSink(Protocol):
 
     def wake(self) -> None: ...
 
+    def wait_blocking(self, batch: Batch, timeout: float) -> OSError | None:
+        """Wait on this thread, without the event loop, until ``batch`` is durable (None) or failed."""
+        ...
+
     @property
     def failing(self) -> bool: ...
 
@@ -46,6 +50,9 @@ class AuditRecorder:
 
     def wake(self) -> None:
         self.sink.wake()
+
+    def wait_blocking(self, batch: Batch, timeout: float) -> OSError | None:
+        return self.sink.wait_blocking(batch, timeout)
 
     def close(self) -> None:
         self.sink.close()

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from strongroom.audit.appender import TrailAppender
-from strongroom.audit.events import event_from_summary
+from strongroom.audit.events import event_from_summary, unreadable_event
 from strongroom.process import die_with_parent
 
 __all__ = ["ACK", "FRAME_HEADER", "MAX_RECORD_BYTES", "WriterProcess", "serve_writer"]
@@ -134,10 +134,11 @@ def _receive(peer: _Peer, batch: list[tuple[_Peer, bytes]]) -> bool:
         end = offset + FRAME_HEADER.size + length
         if end > len(buffer):
             break
+        summary = bytes(buffer[offset + FRAME_HEADER.size : end])
         try:
-            event = event_from_summary(bytes(buffer[offset + FRAME_HEADER.size : end]))
-        except ValueError:
-            return False
+            event = event_from_summary(summary)
+        except ValueError:  # recorded as unreadable: one bad record must not fail the peer's others
+            event = unreadable_event(summary)
         batch.append((peer, event))
         offset = end
     del buffer[:offset]

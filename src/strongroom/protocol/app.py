@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
@@ -35,6 +36,7 @@ from strongroom.protocol.validation import RequestValidator
 from strongroom.protocol.wire import RequestIds, Response, error_response, success_response
 from strongroom.service.changes import CacheCoordinator
 from strongroom.service.keyring import Principal
+from strongroom.storage.transactions import UnitOfWork
 
 __all__ = ["KmsApplication"]
 
@@ -48,6 +50,9 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
 _UNRECORDED = "The request could not be recorded in the audit trail."
 _OBSERVABILITY_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _CACHE_SYNC_SECONDS = 1.0
+#: How long a change waits for its record before it is rolled back instead of committed.
+_RECORD_TIMEOUT_SECONDS = 10.0
+_INTERNAL = "An internal error occurred."
 
 
 class KmsApplication:
@@ -63,6 +68,7 @@ class KmsApplication:
         audit: AuditRecorder | None = None,
         metrics: Metrics | None = None,
         health: HealthChecks | None = None,
+        transactions: Callable[[], AbstractContextManager[UnitOfWork]] | None = None,
     ) -> None:
         self._verifier = verifier
         self._validator = validator
@@ -75,6 +81,7 @@ class KmsApplication:
         self._wake_scheduled = False
         self._metrics = metrics
         self._health = health
+        self._transactions = transactions
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
@@ -142,6 +149,9 @@ class KmsApplication:
         token = REQUEST_ID.set(request_id)
         try:
             return self._respond(request_id, method, path, query, headers, body, client, wake)
+        except Exception:  # a last resort: the answer is still AWS's JSON error with a request id
+            log.exception("internal error answering request %s", request_id)
+            return error_response(request_id, KMSInternalException(_INTERNAL)), None
         finally:
             REQUEST_ID.reset(token)
 
@@ -170,32 +180,103 @@ class KmsApplication:
         wake: bool,
     ) -> tuple[Response, Batch | None]:
         call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
-        result: dict[str, Any] | None = None
-        error: KmsError | None = None
+        call.body_bytes = len(body)
+        if self._audit is None or self._transactions is None or is_read_only(_operation_of(headers)):
+            return self._record(call, headers, *self._run(method, path, query, headers, body, call), wake)
+        # A change: its writes wait in one transaction until its record is durable (module docstring).
+        with self._transactions() as unit:
+            result, error, response = self._run(method, path, query, headers, body, call)
+            if not unit.wrote:
+                unit.rollback()
+                return self._record(call, headers, result, error, response, wake)
+            if error is not None:  # a failed call leaves no trace in the store
+                unit.rollback()
+                self._coordinator.flush_local()
+                return self._record(call, headers, result, error, response, wake)
+            return self._record_then_commit(call, headers, result, response, unit), None
+
+    def _run(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        call: AuditedCall,
+    ) -> tuple[dict[str, Any] | None, KmsError | None, Response]:
+        """Dispatch the request: (its result, or the error it failed with, and the response)."""
         try:
             result = self._dispatch(method, path, query, headers, body, call)
-            response = success_response(request_id, result)
+            return result, None, success_response(call.request_id, result)
         except KmsError as failure:
-            error = failure
-            response = error_response(request_id, failure)
+            return None, failure, error_response(call.request_id, failure)
         except Exception:
-            log.exception("internal error handling request %s", request_id)
-            error = KMSInternalException("An internal error occurred.")
-            response = error_response(request_id, error)
-        if self._audit is None:
-            return response, None
+            log.exception("internal error handling request %s", call.request_id)
+            error = KMSInternalException(_INTERNAL)
+            return None, error, error_response(call.request_id, error)
+
+    def _complete(self, call: AuditedCall, headers: Mapping[str, str]) -> None:
+        """What the record of a request that failed before it got this far still needs."""
         if not call.operation:
             call.operation = _operation_of(headers)
         if not call.access_key_id:
             _credential_of(headers, call)
+
+    def _record(
+        self,
+        call: AuditedCall,
+        headers: Mapping[str, str],
+        result: dict[str, Any] | None,
+        error: KmsError | None,
+        response: Response,
+        wake: bool,
+    ) -> tuple[Response, Batch | None]:
+        """Hand the record to the audit sink; the response is sent once the batch is durable."""
+        if self._audit is None:
+            return response, None
+        self._complete(call, headers)
         try:
             pending = self._audit.record(
                 call, result, error.code if error else None, error.message if error else None, wake=wake
             )
         except Exception:
-            log.exception("cannot record request %s in the audit trail", request_id)
-            return error_response(request_id, KMSInternalException(_UNRECORDED)), None
+            log.exception("cannot record request %s in the audit trail", call.request_id)
+            return error_response(call.request_id, KMSInternalException(_UNRECORDED)), None
         return response, pending
+
+    def _record_then_commit(
+        self,
+        call: AuditedCall,
+        headers: Mapping[str, str],
+        result: dict[str, Any] | None,
+        response: Response,
+        unit: UnitOfWork,
+    ) -> Response:
+        """Commit the change only once its record is durable; otherwise roll it back.
+
+        This blocks the event loop for one group commit of the trail: only changes (control-plane
+        calls) take this path, and holding the store's transaction open across an ``await`` would let
+        the worker's other requests see uncommitted rows."""
+        assert self._audit is not None
+        self._complete(call, headers)
+        try:
+            pending = self._audit.record(call, result, None, None, wake=True)
+            failure = self._audit.wait_blocking(pending, _RECORD_TIMEOUT_SECONDS)
+        except Exception as error:
+            log.exception("cannot record request %s in the audit trail", call.request_id)
+            failure = OSError(str(error))
+        if failure is not None:
+            unit.rollback()
+            self._coordinator.flush_local()
+            return self._after_audit(response, failure)
+        try:
+            unit.commit()
+        except Exception:
+            # Recorded, but not done: the answer says so, and the next request sees the old state.
+            log.exception("cannot commit request %s after recording it", call.request_id)
+            self._coordinator.flush_local()
+            return error_response(call.request_id, KMSInternalException(_INTERNAL))
+        return response
 
     def _after_audit(self, response: Response, failure: OSError | None) -> Response:
         """The response once its record is durable; KMSInternalException if it could not be written."""
@@ -237,7 +318,7 @@ class KmsApplication:
             raise SerializationException("Request body is not valid JSON") from None
         if not isinstance(raw, dict):
             raise SerializationException("Request body must be a JSON object")
-        call.parameters = raw
+        call.parameters = self._validator.recordable(operation, raw)
         params = self._validator.validate(operation, raw)
         context = RequestContext(
             request_id=call.request_id,

@@ -312,7 +312,20 @@ class RequestValidator:
         self._model = model
         self._roots: dict[str, _Node | None] = {}
         self._nodes: dict[str, _Node] = {}
+        self._members: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
+
+    def recordable(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` without the members the operation does not have: what an audit record may keep
+        of a request, whether or not it validates."""
+        members = self._members.get(operation)
+        if members is None:
+            shape = self._model.input_shape(operation) if operation in self._model.operation_names else None
+            members = self._members[operation] = frozenset((shape or {}).get("members", ()))
+        for name in params:
+            if name not in members:
+                return {k: v for k, v in params.items() if k in members}
+        return params
 
     def validate(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Return a new dict of ``params`` with blobs decoded to ``bytes`` and unknown members dropped.

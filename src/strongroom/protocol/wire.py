@@ -9,7 +9,7 @@ import orjson
 from strongroom.clock import CounterIds
 from strongroom.errors import KmsError
 
-__all__ = ["CONTENT_TYPE", "RequestIds", "Response", "error_response", "success_response"]
+__all__ = ["CONTENT_TYPE", "RequestIds", "Response", "error_response", "printable", "success_response"]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -36,4 +36,13 @@ def error_response(request_id: str, error: KmsError) -> Response:
         ("x-amzn-requestid", request_id),
         ("x-amzn-errortype", error.code),
     ]
-    return error.status, headers, orjson.dumps(payload)
+    try:
+        body = orjson.dumps(payload)
+    except TypeError:  # a message quoting input that is not valid Unicode (a lone surrogate)
+        body = orjson.dumps({k: printable(v) for k, v in payload.items()})
+    return error.status, headers, body
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates become ``\\udfff`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -88,6 +88,12 @@ class CacheCoordinator:
         self._on_change.append(on_change)
         self._on_flush.append(on_flush)
 
+    def flush_local(self) -> None:
+        """Empty every cache of this process (after a rolled-back change, whose objects the caches may
+        already hold)."""
+        for flush in self._on_flush:
+            flush()
+
     def published(self, seq: int) -> None:
         """Called by the store after each local commit: tell the other workers."""
         self._feed.publish(seq)
