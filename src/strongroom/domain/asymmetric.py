@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from strongroom.domain import ed25519ph, ml_dsa
-from strongroom.domain.keys import KeySpec, KeyUsage
+from strongroom.domain.keys import KeySpec, KeyUsage, not_implemented
 from strongroom.domain.ml_dsa import ML_DSA_SPECS
 from strongroom.errors import (
     InvalidCiphertextException,
@@ -156,7 +156,7 @@ def generate_material(spec: KeySpec, random_bytes: Callable[[int], bytes]) -> by
     elif spec in _ML_DSA:
         private = ml_dsa.generate(spec)
     else:
-        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by Strongroom yet.")
+        raise not_implemented("KeySpec", spec)
     der: bytes = private.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

@@ -8,12 +8,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from strongroom.domain.ids import key_arn
 from strongroom.errors import (
     DisabledException,
     InvalidKeyUsageException,
     KMSInvalidStateException,
+    UnsupportedOperationException,
     ValidationException,
 )
 
@@ -25,6 +27,8 @@ __all__ = [
     "KeyUsage",
     "KmsKey",
     "Origin",
+    "implemented",
+    "not_implemented",
     "validate_pending_window",
 ]
 
@@ -74,6 +78,27 @@ class Origin(StrEnum):
     EXTERNAL = "EXTERNAL"
     AWS_CLOUDHSM = "AWS_CLOUDHSM"
     EXTERNAL_KEY_STORE = "EXTERNAL_KEY_STORE"
+
+
+_Member = TypeVar("_Member", bound=StrEnum)
+
+
+def not_implemented(member: str, value: str) -> UnsupportedOperationException:
+    """The answer to a value the AWS model allows but Strongroom does not implement (yet)."""
+    return UnsupportedOperationException(f"{member} {value} is not supported by Strongroom yet.")
+
+
+def implemented(kind: type[_Member], value: str, member: str) -> _Member:
+    """The ``kind`` member whose value is ``value``, the request's ``member``.
+
+    Validation admits every value of the shipped AWS model's enums, and AWS adds values (ML-KEM key
+    specs, new key usages) before Strongroom implements them: such a value is
+    :func:`not_implemented`, never a ``ValueError`` (an HTTP 500).
+    """
+    try:
+        return kind(value)
+    except ValueError:
+        raise not_implemented(member, value) from None
 
 
 @dataclass(frozen=True, slots=True)

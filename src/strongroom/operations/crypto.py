@@ -13,7 +13,7 @@ from strongroom.domain.asymmetric import KEY_PAIR_SPECS, AsymmetricKey, is_asymm
 from strongroom.domain.attestation import Attestation
 from strongroom.domain.ciphertext import parse_header
 from strongroom.domain.encryption_context import canonical_encryption_context
-from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
+from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey, not_implemented
 from strongroom.domain.policy import ContextValue
 from strongroom.errors import (
     IncorrectKeyException,
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _DATA_KEY_LENGTHS = {"AES_256": 32, "AES_128": 16}
+_PAIR_SPECS = {spec.value: spec for spec in KEY_PAIR_SPECS}  # KeyPairSpec values Strongroom generates
 _ENCRYPT_DECRYPT = KeyUsage.ENCRYPT_DECRYPT
 
 
@@ -49,7 +50,11 @@ def _data_key_length(params: dict[str, Any]) -> int:
     count = params.get("NumberOfBytes")
     if (spec is None) == (count is None):
         raise ValidationException("Please specify either number of bytes or key spec.")
-    return _DATA_KEY_LENGTHS[spec] if spec is not None else int(count)  # type: ignore[arg-type]
+    if spec is None:
+        return int(count)  # type: ignore[arg-type]
+    if spec not in _DATA_KEY_LENGTHS:  # a DataKeySpec value newer than Strongroom
+        raise not_implemented("KeySpec", spec)
+    return _DATA_KEY_LENGTHS[spec]
 
 
 def _encryption_key(
@@ -176,9 +181,9 @@ def _data_key_pair(
     )
     if pair_spec == "SM2":
         raise UnsupportedOperationException("KeyPairSpec SM2 is not supported in this Region")
-    spec = KeySpec(pair_spec)
-    if spec not in KEY_PAIR_SPECS:
-        raise UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by Strongroom yet.")
+    spec = _PAIR_SPECS.get(pair_spec)
+    if spec is None:  # ML-KEM, or any value newer than Strongroom
+        raise not_implemented("KeyPairSpec", pair_spec)
     check_dry_run(params)
     private = svc.keys.new_private_key(spec)
     public = public_key_of(private)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from strongroom.domain.ids import is_key_id, new_key_id
-from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey, Origin, validate_pending_window
+from strongroom.domain.keys import (
+    KeySpec,
+    KeyUsage,
+    KmsKey,
+    Origin,
+    implemented,
+    not_implemented,
+    validate_pending_window,
+)
 from strongroom.domain.tags import validate_new_tags
 from strongroom.errors import InvalidMarkerException, UnsupportedOperationException, ValidationException
 from strongroom.operations.authz import authorize_account_action, authorize_key, tag_context
@@ -48,7 +56,12 @@ _USAGES_BY_SPEC: dict[KeySpec, tuple[KeyUsage, ...]] = {
 
 
 def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
-    spec = KeySpec(params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT")
+    """The key spec and usage of a CreateKey. A spec or usage of the model that Strongroom does not
+    implement (ML-KEM, ENCAPSULATE_DECAPSULATE) is UnsupportedOperationException, before the checks of
+    the pair."""
+    member = "KeySpec" if params.get("KeySpec") else "CustomerMasterKeySpec"
+    spec_name = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    spec = implemented(KeySpec, spec_name, member)
     usage_name = params.get("KeyUsage")
     if usage_name is None:
         if spec is not KeySpec.SYMMETRIC_DEFAULT:
@@ -56,7 +69,7 @@ def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
                 "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
             )
         usage_name = KeyUsage.ENCRYPT_DECRYPT.value
-    usage = KeyUsage(usage_name)
+    usage = implemented(KeyUsage, usage_name, "KeyUsage")
     if usage not in _USAGES_BY_SPEC[spec]:
         raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
     if spec is KeySpec.SM2:
@@ -66,9 +79,10 @@ def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
 
 def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     spec, usage = _spec_and_usage(params)
-    origin = Origin(params.get("Origin") or "AWS_KMS")
-    if origin is not Origin.AWS_KMS:
-        raise UnsupportedOperationException(f"Origin {origin} is not supported by Strongroom yet.")
+    origin_name = params.get("Origin") or Origin.AWS_KMS.value
+    if origin_name != Origin.AWS_KMS:  # EXTERNAL (imported material), custom key stores
+        raise not_implemented("Origin", origin_name)
+    origin = Origin.AWS_KMS
     if params.get("CustomKeyStoreId") is not None or params.get("XksKeyId") is not None:
         raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
     tags = [(t["TagKey"], t["TagValue"]) for t in params.get("Tags") or ()]
@@ -116,12 +130,20 @@ def describe_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
     return {"KeyMetadata": key_metadata(key)}
 
 
+#: ListKeys' ResourceOwners value for the caller's own keys (the default, and all Strongroom has).
+_OWN_KEYS = "SELF"
+
+
 def list_keys(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     authorize_account_action(ctx, svc, "ListKeys")
     limit = page_limit(params, default=100, maximum=1000)
     marker = params.get("Marker")
     if marker is not None and not is_key_id(marker):
         raise InvalidMarkerException("Invalid marker")
+    owners = params.get("ResourceOwners")
+    if owners is not None and _OWN_KEYS not in owners:
+        # Only keys shared through AWS RAM (OTHER_ACCOUNTS_VIA_RAM): Strongroom has no RAM, so none.
+        return page([], limit, "Keys", None)
     keys = svc.keys.list_keys(ctx.principal, marker, limit + 1)
     entries = [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys[:limit]]
     return page(entries, limit, "Keys", keys[limit - 1].key_id if len(keys) > limit else None)

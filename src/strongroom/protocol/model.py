@@ -1,7 +1,11 @@
-"""The AWS KMS service model, read straight from the installed botocore package.
+"""The AWS KMS service model that Strongroom implements, shipped inside the package.
 
-Strongroom validates requests against the very model that boto3 and the AWS CLI use to build them, so the
-two sides cannot drift apart: a botocore upgrade brings new members, enum values and limits with it.
+``data/kms-2014-11-01.json.gz`` is botocore's ``service-2.json.gz`` for KMS, copied unmodified (its
+version, checksum and Apache-2.0 license are in ``data/NOTICE``). Strongroom validates requests against
+this copy, not against whatever botocore happens to be installed: a botocore upgrade brings new
+operations and enum values that Strongroom would otherwise accept and then not know how to serve. Moving
+to a newer model is a deliberate change (``tests/unit/test_shipped_model.py`` lists what a newer
+installed botocore adds).
 
 The file is read with ``gzip`` + ``json`` instead of ``botocore.session``: building a session loads the
 endpoint, partition and retry data of every service and costs far more than the ~6 ms this takes, and the
@@ -13,15 +17,15 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import os
 import re
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any, cast
 
-__all__ = ["KMS_MODEL_RELPATH", "ServiceModel", "compile_pattern", "kms_model_path", "load_kms_model"]
+__all__ = ["KMS_MODEL_FILE", "ServiceModel", "compile_pattern", "load_kms_model"]
 
-#: Where the KMS model lives inside the botocore package directory.
-KMS_MODEL_RELPATH = os.path.join("data", "kms", "2014-11-01", "service-2.json.gz")
+#: The shipped model: a package resource of ``strongroom.protocol``, in its ``data`` folder.
+KMS_MODEL_FILE = "kms-2014-11-01.json.gz"
 
 #: Java regex classes that Python's ``re`` lacks; ``\p{ASCII}`` is KMS's server-side KeyId pattern.
 _JAVA_CLASSES = {
@@ -39,12 +43,12 @@ _JAVA_CLASSES = {
 class ServiceModel:
     """Read-only view of one botocore ``service-2.json`` document.
 
-    Only the small part Strongroom needs is exposed: the operation names and the shapes. Shapes are
-    returned as the plain dictionaries of the JSON document (``{"type": "string", "max": 2048, ...}``);
-    callers must not mutate them, because one model instance is shared process-wide.
+    Only the small part Strongroom needs is exposed: the operation and shape names and the shapes.
+    Shapes are returned as the plain dictionaries of the JSON document (``{"type": "string", "max": 2048,
+    ...}``); callers must not mutate them, because one model instance is shared process-wide.
     """
 
-    __slots__ = ("_operations", "_shapes", "metadata", "operation_names")
+    __slots__ = ("_operations", "_shapes", "metadata", "operation_names", "shape_names")
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         operations = document.get("operations")
@@ -55,12 +59,11 @@ class ServiceModel:
         self._shapes: dict[str, dict[str, Any]] = shapes
         self.metadata: dict[str, Any] = dict(document.get("metadata") or {})
         self.operation_names: frozenset[str] = frozenset(operations)
+        self.shape_names: frozenset[str] = frozenset(shapes)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> ServiceModel:
-        """Load a model from a ``service-2.json`` file, gzip-compressed (``.gz``) or not."""
-        with open(path, "rb") as handle:
-            raw = handle.read()
+    def from_bytes(cls, raw: bytes) -> ServiceModel:
+        """Parse a ``service-2.json`` document, gzip-compressed or not."""
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         return cls(cast(Mapping[str, Any], json.loads(raw)))
@@ -92,17 +95,11 @@ class ServiceModel:
         return f"ServiceModel({service} {version}, {len(self.operation_names)} operations)"
 
 
-def kms_model_path() -> str:
-    """Absolute path of the KMS model shipped with the installed botocore."""
-    import botocore  # deferred: only the package directory is needed, not botocore's machinery
-
-    return os.path.join(os.path.dirname(botocore.__file__), KMS_MODEL_RELPATH)
-
-
 @functools.cache
 def load_kms_model() -> ServiceModel:
-    """The process-wide KMS model, loaded once on first use."""
-    return ServiceModel.from_file(kms_model_path())
+    """The process-wide KMS model (the shipped copy), loaded once on first use."""
+    resource = resources.files("strongroom.protocol") / "data" / KMS_MODEL_FILE
+    return ServiceModel.from_bytes(resource.read_bytes())
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
