@@ -37,6 +37,7 @@ from strongroom.service.authorization import Authorizer
 from strongroom.service.cache_stats import CacheStats
 from strongroom.service.changes import CacheCoordinator, EpochFile
 from strongroom.service.credentials import CredentialStore, generate_access_key_pair
+from strongroom.service.grant_tokens import ensure_grant_token_key
 from strongroom.service.keyring import KeyRepository
 from strongroom.storage.sqlite import SqliteStore
 
@@ -85,6 +86,7 @@ def initialize(data_dir: DataDir, account_id: str | None) -> InitResult:
             raise DataDirError(
                 f"data dir {data_dir.path} belongs to account {stored_account}, not {account_id}"
             )
+        ensure_grant_token_key(store, root, os.urandom)
         credentials = CredentialStore(store, root)
         generated = None
         env_key, env_secret = os.environ.get(ADMIN_ACCESS_KEY_ENV), os.environ.get(ADMIN_SECRET_KEY_ENV)

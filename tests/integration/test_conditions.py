@@ -8,14 +8,17 @@ must get AccessDeniedException. The default key policy delegates to IAM, so the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from strongroom.cli.iam import open_admin
 from tests.conftest import ACCOUNT_ID, RunningServer, aws_error
 from tests.integration.identities import Identity, allow, key_policy, make_identity
+from tests.integration.signing import call
 
 OTHER_ACCOUNT = "444455556666"
 PAST, FUTURE = "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"
@@ -466,3 +469,72 @@ def test_deny_with_a_condition(server: RunningServer, kms: Any) -> None:
     assert code == "AccessDeniedException" and message.endswith(
         "with an explicit deny in an identity-based policy"
     )
+
+
+def test_context_keys_differing_only_in_case_cannot_widen_a_condition(
+    server: RunningServer, kms: Any
+) -> None:
+    """``kms:EncryptionContext:tenant`` matches both ``tenant`` and ``Tenant``: each pair must satisfy an
+    Allow's condition, any pair triggers a Deny's, whatever the order of the pairs in the request."""
+    user = make_identity(server)
+    only_alice = {
+        "Effect": "Allow",
+        "Principal": {"AWS": user.arn},
+        "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": "alice"}},
+    }
+    key = kms.create_key(Policy=key_policy(only_alice))["KeyMetadata"]
+    client = user.client
+    client.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256", EncryptionContext={"tenant": "alice"})
+    client.generate_data_key(
+        KeyId=key["KeyId"], KeySpec="AES_256", EncryptionContext={"tenant": "alice", "Tenant": "alice"}
+    )
+    for context in ({"tenant": "bob", "Tenant": "alice"}, {"Tenant": "alice", "tenant": "bob"}):
+        code, _, _ = aws_error(
+            client.generate_data_key, KeyId=key["KeyId"], KeySpec="AES_256", EncryptionContext=context
+        )
+        assert code == "AccessDeniedException", context
+
+    # A Deny on "not alice" applies as soon as one of the pairs is not alice.
+    deny_others = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "kms:Encrypt",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"kms:EncryptionContext:tenant": "alice"}},
+    }
+    allow_user = {"Effect": "Allow", "Principal": {"AWS": user.arn}, "Action": "kms:Encrypt", "Resource": "*"}
+    guarded = kms.create_key(Policy=key_policy(allow_user, deny_others))["KeyMetadata"]
+    client.encrypt(KeyId=guarded["KeyId"], Plaintext=b"x", EncryptionContext={"tenant": "alice"})
+    for context in ({"tenant": "alice", "Tenant": "bob"}, {"Tenant": "bob", "tenant": "alice"}):
+        code, message, _ = aws_error(
+            client.encrypt, KeyId=guarded["KeyId"], Plaintext=b"x", EncryptionContext=context
+        )
+        assert code == "AccessDeniedException" and message.endswith(
+            "with an explicit deny in a resource-based policy"
+        ), context
+
+
+def test_a_repeated_context_key_in_the_body_never_widens_a_condition(server: RunningServer, kms: Any) -> None:
+    """``{"tenant": "alice", "tenant": "bob"}`` has no single reading; it must never pass as alice."""
+    user = make_identity(server)
+    only_alice = {
+        "Effect": "Allow",
+        "Principal": {"AWS": user.arn},
+        "Action": "kms:GenerateDataKey",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": "alice"}},
+    }
+    key = kms.create_key(Policy=key_policy(only_alice))["KeyMetadata"]
+    with open_admin(server.data_dir, ACCOUNT_ID) as admin:
+        access_key = admin.create_access_key(user.kind, user.name)
+    context = '{"tenant": "alice", "tenant": "bob"}'  # a JSON text json.dumps could not produce
+    body = f'{{"KeyId": {json.dumps(key["KeyId"])}, "KeySpec": "AES_256", "EncryptionContext": {context}}}'
+    body_bytes = body.encode()
+    status, answer = call(
+        server.endpoint, "GenerateDataKey", body_bytes, key=access_key.access_key_id, secret=access_key.secret
+    )
+    # Refused as a malformed body once the protocol layer parses with parse_request_json; until then the
+    # last value wins everywhere (bob), and the policy denies it.
+    assert status == 400 and answer["__type"] in ("SerializationException", "AccessDeniedException"), answer

@@ -124,3 +124,35 @@ def test_another_account_keeps_its_own_keys(server: RunningServer, kms: Any) -> 
     # Account A's root has no say over it.
     denied(kms.describe_key, KeyId=own["Arn"])
     assert aws_error(kms.describe_key, KeyId=own["KeyId"])[0] == "NotFoundException"
+
+
+def test_list_retirable_grants_names_a_principal_of_the_callers_account(
+    server: RunningServer, kms: Any
+) -> None:
+    retirer_a = make_identity(server)
+    grantee_a = make_identity(server)
+    lister_b = make_identity(server, allow("kms:ListRetirableGrants"), account_id=ACCOUNT_B)
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=grantee_a.arn,
+        RetiringPrincipal=retirer_a.arn,
+        Operations=["Encrypt"],
+    )
+    # Account B may not list account A's retirable grants (they name A's key, grant ids and grantees),
+    # even with an identity policy that allows kms:ListRetirableGrants on everything.
+    for principal in (retirer_a.arn, f"arn:aws:iam::{ACCOUNT_ID}:root"):
+        assert denied(lister_b.client.list_retirable_grants, RetiringPrincipal=principal) == (
+            f"User: {lister_b.arn} is not authorized to perform: kms:ListRetirableGrants on resource: "
+            f"{principal} because no resource-based policy allows the kms:ListRetirableGrants action"
+        )
+    assert aws_error(kms.list_retirable_grants, RetiringPrincipal=lister_b.arn)[0] == "AccessDeniedException"
+    # Its own principals it may name, and their grants on keys of other accounts are listed.
+    grant = kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=grantee_a.arn,
+        RetiringPrincipal=lister_b.arn,
+        Operations=["Encrypt"],
+    )
+    (listed,) = lister_b.client.list_retirable_grants(RetiringPrincipal=lister_b.arn)["Grants"]
+    assert (listed["GrantId"], listed["KeyId"]) == (grant["GrantId"], key["Arn"])

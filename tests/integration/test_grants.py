@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
 
 from tests.conftest import ACCOUNT_ID, RunningServer, aws_error
-from tests.integration.identities import Identity, allow, denied, make_identity
+from tests.integration.identities import Identity, allow, denied, make_identity, set_identity_policy
+from tests.integration.signing import call
 
 ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
 
@@ -280,3 +283,68 @@ def test_grant_operations_must_suit_the_key(kms: Any, key: dict[str, Any], grant
         kms.create_grant, KeyId="alias/whatever", GranteePrincipal=grantee.arn, Operations=["Decrypt"]
     )[:2] == ("InvalidArnException", "Key Aliases are not supported for this operation.")
     assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []
+
+
+def test_forged_and_tampered_grant_tokens_are_refused(
+    kms: Any, key: dict[str, Any], grantee: Identity
+) -> None:
+    created = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=grantee.arn, Operations=["Encrypt"])
+    token, grant_id = created["GrantToken"], created["GrantId"]
+    # What the old, unauthenticated format allowed: a token built from a known grant id and a zero nonce.
+    zero_nonce = base64.urlsafe_b64encode(b"\x01" + bytes.fromhex(grant_id) + bytes(16)).decode().rstrip("=")
+    raw = base64.urlsafe_b64decode(token)
+    no_tag = base64.urlsafe_b64encode(raw[:-32] + bytes(32)).decode()
+    flipped = token[:20] + ("A" if token[20] != "A" else "B") + token[21:]
+    for forged in (zero_nonce, no_tag, flipped, token + "A", token[:-1]):
+        assert aws_error(
+            grantee.client.encrypt, KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=[forged]
+        ) == ("InvalidGrantTokenException", "The grant token is invalid.", 400), forged
+        assert aws_error(kms.retire_grant, GrantToken=forged)[0] == "InvalidGrantTokenException"
+    # The real token still works, and is the opaque base64 string it always was.
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    grantee.client.encrypt(KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=[token])
+    kms.retire_grant(GrantToken=token)
+
+
+def test_the_service_checks_principals_the_model_leaves_optional(server: RunningServer, kms: Any) -> None:
+    # Newer KMS models made these members optional (for the ...ServicePrincipal alternatives), so the
+    # handlers check them, in the validator's words.
+    assert call(server.endpoint, "ListRetirableGrants", b"{}") == (
+        400,
+        {
+            "__type": "ValidationException",
+            "message": "1 validation error detected: Value null at 'retiringPrincipal' failed to satisfy "
+            "constraint: Member must not be null",
+        },
+    )
+    status, answer = call(server.endpoint, "ListRetirableGrants", b'{"Limit": 5}')
+    assert (status, answer["__type"]) == (400, "ValidationException")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    body = json.dumps({"KeyId": key_id, "Operations": ["Encrypt"]}).encode()
+    assert call(server.endpoint, "CreateGrant", body) == (
+        400,
+        {
+            "__type": "ValidationException",
+            "message": "1 validation error detected: Value null at 'granteePrincipal' failed to satisfy "
+            "constraint: Member must not be null",
+        },
+    )
+    assert kms.list_grants(KeyId=key_id)["Grants"] == []
+    assert aws_error(kms.list_retirable_grants, RetiringPrincipal="not-an-arn")[0] == "InvalidArnException"
+
+
+def test_list_retirable_grants_authorizes_the_retiring_principal(
+    server: RunningServer, kms: Any, grantee: Identity
+) -> None:
+    # The authorized resource is the retiring principal: a policy may allow listing one's own grants only.
+    own = make_identity(server)
+    set_identity_policy(server, own, allow("kms:ListRetirableGrants", own.arn))
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_grant(
+        KeyId=key["KeyId"], GranteePrincipal=grantee.arn, RetiringPrincipal=own.arn, Operations=["Encrypt"]
+    )
+    assert len(own.client.list_retirable_grants(RetiringPrincipal=own.arn)["Grants"]) == 1
+    assert denied(own.client.list_retirable_grants, RetiringPrincipal=grantee.arn) == (
+        f"User: {own.arn} is not authorized to perform: kms:ListRetirableGrants on resource: {grantee.arn} "
+        "because no identity-based policy allows the kms:ListRetirableGrants action"
+    )

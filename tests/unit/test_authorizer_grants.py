@@ -15,6 +15,7 @@ from strongroom.storage.sqlite import SqliteStore
 ACCOUNT = "111122223333"
 KEY = KmsKey("1234abcd-12ab-34cd-56ef-1234567890ab", ACCOUNT, "us-east-1", 1.0)
 GRANTEE = Principal(ACCOUNT, "us-east-1", f"arn:aws:iam::{ACCOUNT}:user/app")
+TOKEN_KEY = bytes(range(32))
 # A key policy that allows nothing to anyone but the root: only grants can let the grantee in.
 ROOT_ONLY = (
     '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, '
@@ -50,8 +51,8 @@ def test_a_token_makes_a_grant_usable_before_the_cache_hears_of_it(store: Sqlite
     fresh = grant("ab" * 32, ("Decrypt",))
     store.insert_grant(fresh)  # the change is in the log, but this worker has not refreshed
     assert not allowed(auth, "kms:Decrypt"), "without the token, the stale cache decides"
-    token = new_grant_token(fresh.grant_id, b"\x00" * 16)
-    assert grant_id_from_token(token) == fresh.grant_id
+    token = new_grant_token(TOKEN_KEY, fresh.grant_id, b"\x00" * 16)
+    assert grant_id_from_token(TOKEN_KEY, token) == fresh.grant_id
     assert allowed(auth, "kms:Decrypt", grant_ids=[fresh.grant_id])
     assert not allowed(auth, "kms:Encrypt", grant_ids=[fresh.grant_id]), "only the grant's operations"
     auth.flush()  # what a refresh does once the change arrives
@@ -59,10 +60,11 @@ def test_a_token_makes_a_grant_usable_before_the_cache_hears_of_it(store: Sqlite
 
 
 def test_tokens_are_ours_or_nothing() -> None:
-    token = new_grant_token("cd" * 32, bytes(range(16)))
-    assert grant_id_from_token(token) == "cd" * 32
+    token = new_grant_token(TOKEN_KEY, "cd" * 32, bytes(range(16)))
+    assert grant_id_from_token(TOKEN_KEY, token) == "cd" * 32
     for bad in ("", "x", token[:-2], "B" + token[1:], token + "AAAA", "!!!!"):
-        assert grant_id_from_token(bad) is None, bad
+        assert grant_id_from_token(TOKEN_KEY, bad) is None, bad
+    assert grant_id_from_token(b"\x01" * 32, token) is None, "another server's key"
 
 
 @pytest.mark.parametrize(

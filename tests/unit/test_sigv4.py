@@ -628,3 +628,85 @@ def test_signing_key_cache_is_bounded(
     assert [d[1] for d in derivations] == regions
     auth(v, sign(Signing(region="eu-west-3")))  # the newest entry survived the clear
     assert len(derivations) == 3
+
+
+# -- what must be signed ------------------------------------------------------------------------------------
+class _SigningWithout(botocore.auth.SigV4Auth):
+    """botocore's signer, told to leave some headers out of SignedHeaders (a hand-rolled or broken client)."""
+
+    def __init__(
+        self, credentials: botocore.credentials.Credentials, region: str, left_out: set[str]
+    ) -> None:
+        super().__init__(credentials, "kms", region)
+        self._left_out = left_out
+
+    def headers_to_sign(self, request: AWSRequest) -> object:
+        headers = super().headers_to_sign(request)
+        for name in self._left_out:
+            del headers[name]
+        return headers
+
+
+def sign_without(*left_out: str, token: str | None = None, headers: dict[str, str] | None = None) -> Req:
+    """A request whose signature is *valid* but does not cover ``left_out``."""
+    with mock.patch.object(
+        botocore.auth,
+        "SigV4Auth",
+        lambda credentials, service, region: _SigningWithout(credentials, region, set(left_out)),
+    ):
+        r = sign(Signing(token=token, headers=headers or {}))
+    signed = r.headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert not set(left_out) & set(signed), signed
+    return r
+
+
+@pytest.mark.parametrize(
+    ("left_out", "token", "shown"),
+    [
+        ("x-amz-target", None, "X-Amz-Target"),
+        ("x-amz-security-token", "FwoGZXIvYXdzEXAMPLETOKEN", "X-Amz-Security-Token"),
+    ],
+)
+def test_every_x_amz_header_must_be_signed(left_out: str, token: str | None, shown: str) -> None:
+    r = sign_without(left_out, token=token)
+    message = rejected(verifier(), r, InvalidSignatureException)
+    assert message == f"'{shown}' must be a 'SignedHeader' in the AWS Authorization."
+    # The point: with X-Amz-Target unsigned, a captured DescribeKey could be replayed as DisableKey.
+    swapped = r.with_headers(x_amz_target="TrentService.DisableKey")
+    assert rejected(verifier(), swapped, InvalidSignatureException) == message
+
+
+def test_an_x_amz_header_added_after_signing_is_refused() -> None:
+    r = sign().with_headers(x_amz_meta_note="added by a proxy")
+    message = rejected(verifier(), r, InvalidSignatureException)
+    assert message == "'X-Amz-Meta-Note' must be a 'SignedHeader' in the AWS Authorization."
+
+
+def test_the_checks_run_in_dev_mode_too() -> None:
+    r = sign_without("x-amz-target")
+    rejected(dev_verifier(), r, InvalidSignatureException)
+
+
+@pytest.mark.usefixtures("local_zone_not_utc")
+def test_the_date_header_must_be_signed_when_it_carries_the_date() -> None:
+    r = sign_without("date", headers={"Date": "placeholder"})
+    message = rejected(verifier(), r, InvalidSignatureException)
+    assert message == "'Date' must be a 'SignedHeader' in the AWS Authorization."
+
+
+def test_headers_other_than_x_amz_may_stay_unsigned() -> None:
+    r = sign_without("content-type").with_headers(
+        x_amzn_trace_id="Root=1-5759e988-bd862e3fe1be46a994272793",
+        amz_sdk_invocation_id="b7b4d4a2-0000-0000-0000-000000000000",
+        amz_sdk_request="attempt=1",
+    )
+    assert auth(verifier(), r).access_key_id == AKID
+
+
+def test_what_botocore_signs_passes() -> None:
+    # botocore signs every header it sends except a fixed list (user-agent, expect, x-amzn-trace-id, ...):
+    # host, x-amz-date, x-amz-target, and x-amz-security-token with session credentials.
+    r = sign(Signing(token="FwoGZXIvYXdzEXAMPLETOKEN"))
+    signed = r.headers["authorization"].split("SignedHeaders=")[1].split(",")[0]
+    assert signed == "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+    assert auth(verifier(), r).access_key_id == AKID

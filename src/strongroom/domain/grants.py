@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["ChildGrant", "Grant", "GrantConstraints", "grant_id_from_token", "new_grant_token"]
+__all__ = [
+    "TOKEN_LENGTH",
+    "ChildGrant",
+    "Grant",
+    "GrantConstraints",
+    "grant_id_from_token",
+    "new_grant_token",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +89,52 @@ class ChildGrant:
 
 
 # -- grant tokens ----------------------------------------------------------------------------------------
-# A token is opaque to clients: base64url of version 0x01, the 32-byte grant id and 16 random bytes, so
-# every CreateGrant call returns a different token for the same grant, and any of them names it.
-_TOKEN_VERSION = b"\x01"
-_TOKEN_LENGTH = 1 + 32 + 16
+# A token is opaque to clients: unpadded base64url of
+#
+#     version 0x02 | grant id (32 bytes) | nonce (16 random bytes) | HMAC-SHA256 tag (32 bytes)
+#
+# where the tag is HMAC-SHA256(token key, TOKEN_LABEL | version | grant id | nonce) under the server's
+# grant-token key (see strongroom.service.grant_tokens). Every CreateGrant call returns a new nonce, so a
+# new token for the same grant, and any of them names it; only the server can make one, so a token is proof
+# that the server issued it for that grant. Version 0x01 tokens (no tag) are no longer accepted.
+_TOKEN_VERSION: Final = b"\x02"
+_TOKEN_LABEL: Final = b"strongroom grant token\x00"
+_GRANT_ID_BYTES: Final = 32
+_NONCE_BYTES: Final = 16
+_TAG_BYTES: Final = 32
+_TOKEN_BYTES: Final = 1 + _GRANT_ID_BYTES + _NONCE_BYTES + _TAG_BYTES
+#: Unpadded base64 length of a token (81 bytes -> 108 characters, no padding bits).
+TOKEN_LENGTH: Final = (_TOKEN_BYTES * 4 + 2) // 3
+_TAG_START: Final = _TOKEN_BYTES - _TAG_BYTES
 
 
-def new_grant_token(grant_id: str, nonce: bytes) -> str:
+def _tag(key: bytes, signed: bytes) -> bytes:
+    return hmac.digest(key, _TOKEN_LABEL + signed, "sha256")
+
+
+def new_grant_token(key: bytes, grant_id: str, nonce: bytes) -> str:
+    """A token for ``grant_id`` (64 hex characters), authenticated under ``key``."""
     raw = _TOKEN_VERSION + bytes.fromhex(grant_id) + nonce
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    if len(raw) != _TAG_START:
+        raise ValueError("a grant token needs a 32-byte grant id and a 16-byte nonce")
+    return base64.urlsafe_b64encode(raw + _tag(key, raw)).decode("ascii").rstrip("=")
 
 
-def grant_id_from_token(token: str) -> str | None:
-    """The grant id a token names, or None if the token is not one of ours."""
+def grant_id_from_token(key: bytes, token: str) -> str | None:
+    """The grant id a token names, or None unless the token is exactly one this server made under ``key``.
+
+    Only the canonical spelling is accepted (the exact length and alphabet, no padding), so one token has
+    one string; the tag is compared in constant time."""
+    if len(token) != TOKEN_LENGTH or not token.isascii():
+        return None
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.urlsafe_b64decode(token)  # length is a multiple of 4: no padding to add
     except (ValueError, binascii.Error):
         return None
-    if len(raw) != _TOKEN_LENGTH or raw[:1] != _TOKEN_VERSION:
+    # urlsafe_b64decode skips characters outside the alphabet: insist on the round trip.
+    if len(raw) != _TOKEN_BYTES or base64.urlsafe_b64encode(raw).decode("ascii") != token:
         return None
-    return raw[1:33].hex()
+    signed, tag = raw[:_TAG_START], raw[_TAG_START:]
+    if not hmac.compare_digest(_tag(key, signed), tag) or signed[:1] != _TOKEN_VERSION:
+        return None
+    return signed[1 : 1 + _GRANT_ID_BYTES].hex()

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strongroom.domain.grants import ChildGrant, grant_id_from_token
+from strongroom.domain.grants import ChildGrant
 from strongroom.domain.ids import alias_arn
 from strongroom.domain.keys import KmsKey
 from strongroom.domain.policy import ContextValue
@@ -100,7 +100,7 @@ def authorize_key(
     child_grant: ChildGrant | None = None,
 ) -> None:
     ctx.resolved_keys.append(key.arn)
-    grant_ids = grant_ids_of(grant_tokens)
+    grant_ids = grant_ids_of(svc, grant_tokens)
     if key.account_id != ctx.principal.account_id and operation not in CROSS_ACCOUNT_OPERATIONS:
         raise AccessDeniedException(
             f"User: {ctx.principal.arn} is not authorized to perform: kms:{operation} on resource: "
@@ -132,11 +132,11 @@ def authorize_key(
     )
 
 
-def grant_ids_of(tokens: Sequence[str] | None) -> list[str]:
+def grant_ids_of(svc: Services, tokens: Sequence[str] | None) -> list[str]:
     """Grant ids named by grant tokens; InvalidGrantTokenException for a token that is not one of ours."""
     ids = []
     for token in tokens or ():
-        grant_id = grant_id_from_token(token)
+        grant_id = svc.keys.grant_tokens.grant_id(token)
         if grant_id is None:
             raise InvalidGrantTokenException("The grant token is invalid.")
         ids.append(grant_id)
@@ -144,9 +144,15 @@ def grant_ids_of(tokens: Sequence[str] | None) -> list[str]:
 
 
 def authorize_account_action(
-    ctx: RequestContext, svc: Services, operation: str, extra: Mapping[str, ContextValue] | None = None
+    ctx: RequestContext,
+    svc: Services,
+    operation: str,
+    extra: Mapping[str, ContextValue] | None = None,
+    *,
+    resource: str = "*",
 ) -> None:
-    """Actions on no key (CreateKey, ListKeys, ListAliases, GenerateRandom, ...): IAM policies only."""
+    """Actions on no key (CreateKey, ListKeys, ListAliases, GenerateRandom, ...): IAM policies only.
+    ``resource`` is what the policies' Resource must match (ListRetirableGrants: the retiring principal)."""
 
     def build() -> dict[str, ContextValue]:
         values = _common(ctx, svc)
@@ -154,7 +160,7 @@ def authorize_account_action(
             values.update(extra)
         return values
 
-    svc.auth.authorize_identity(ctx.principal, "kms:" + operation, "*", LazyContext(build))
+    svc.auth.authorize_identity(ctx.principal, "kms:" + operation, resource, LazyContext(build))
 
 
 def identity_permits(ctx: RequestContext, svc: Services, operation: str, resource: str) -> bool:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from strongroom.domain.grants import ChildGrant, Grant, GrantConstraints, new_grant_token
+from strongroom.domain.grants import ChildGrant, Grant, GrantConstraints
 from strongroom.domain.ids import root_principal
 from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
 from strongroom.errors import (
     AccessDeniedException,
+    InvalidArnException,
     InvalidGrantIdException,
     InvalidGrantTokenException,
     NotFoundException,
@@ -43,6 +45,29 @@ _SYMMETRIC_OPERATIONS = frozenset(
 )
 MAX_CONSTRAINT_PAIRS = 8
 MAX_CONSTRAINT_VALUE = 384
+
+
+_PRINCIPAL_ARN: Final = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):.+")
+
+
+def _required(params: dict[str, Any], member: str) -> str:
+    """A member the service requires although the shipped model does not mark it required (newer models
+    made ``GranteePrincipal`` and ``RetiringPrincipal`` optional when they added the ``...ServicePrincipal``
+    alternatives, which Strongroom does not support), answered in the validator's words."""
+    value = params.get(member)
+    if value is None:
+        camel = member[:1].lower() + member[1:]
+        raise ValidationException(
+            f"1 validation error detected: Value null at '{camel}' failed to satisfy constraint: "
+            "Member must not be null"
+        )
+    return str(value)
+
+
+def _principal_account(principal: str) -> str | None:
+    """The account of an IAM or STS principal ARN, or None if ``principal`` is not one."""
+    found = _PRINCIPAL_ARN.fullmatch(principal)
+    return None if found is None else found.group(1)
 
 
 def _constraints(raw: dict[str, Any] | None) -> GrantConstraints | None:
@@ -87,7 +112,7 @@ def create_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     operations = tuple(dict.fromkeys(params["Operations"]))
     constraints = _constraints(params.get("Constraints"))
-    grantee, retiring = params["GranteePrincipal"], params.get("RetiringPrincipal")
+    grantee, retiring = _required(params, "GranteePrincipal"), params.get("RetiringPrincipal")
     # kms:EncryptionContext:* and kms:EncryptionContextKeys apply to the constraint's pairs on CreateGrant.
     constrained = dict(constraints.equals or constraints.subset or ()) if constraints else None
     authorize_key(
@@ -137,7 +162,7 @@ def create_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
             round(svc.clock.now(), 3),
         )
         svc.keys.insert_grant(grant)
-    return {"GrantToken": new_grant_token(grant.grant_id, svc.rng.bytes(16)), "GrantId": grant.grant_id}
+    return {"GrantToken": svc.keys.grant_tokens.issue(grant.grant_id), "GrantId": grant.grant_id}
 
 
 def _constraint_type(constraints: GrantConstraints | None) -> str | None:
@@ -183,9 +208,27 @@ def list_grants(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> d
 
 
 def list_retirable_grants(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
-    authorize_account_action(ctx, svc, "ListRetirableGrants")
+    """Grants, on keys of any account, whose retiring principal is ``RetiringPrincipal``, which must be
+    in the caller's account: the API reference's "You must specify a principal in your Amazon Web
+    Services account", and the authorized resource is that principal. So a principal of another account
+    is denied as IAM denies a cross-account resource that has no resource-based policy, and a value that
+    names no account (not an IAM or STS ARN) is an InvalidArnException."""
+    retiring = _required(params, "RetiringPrincipal")
+    if "RetiringServicePrincipal" in params:
+        raise ValidationException(
+            "You must specify either RetiringPrincipal or RetiringServicePrincipal, but not both."
+        )
+    account = _principal_account(retiring)
+    if account is None:
+        raise InvalidArnException(f"RetiringPrincipal {retiring} is not a valid principal ARN.")
+    if account != ctx.principal.account_id:
+        raise AccessDeniedException(
+            f"User: {ctx.principal.arn} is not authorized to perform: kms:ListRetirableGrants on resource: "
+            f"{retiring} because no resource-based policy allows the kms:ListRetirableGrants action"
+        )
+    authorize_account_action(ctx, svc, "ListRetirableGrants", resource=retiring)
     entries = []
-    for grant in svc.keys.retirable_grants(params["RetiringPrincipal"]):
+    for grant in svc.keys.retirable_grants(retiring):
         key = svc.keys.find(grant.region, grant.key_id)
         if key is not None:
             entries.append(_entry(grant, key.arn))
@@ -195,7 +238,7 @@ def list_retirable_grants(ctx: RequestContext, svc: Services, params: dict[str, 
 def retire_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     token, key_id, grant_id = params.get("GrantToken"), params.get("KeyId"), params.get("GrantId")
     if token is not None:
-        named = grant_ids_of([token])[0]
+        named = grant_ids_of(svc, [token])[0]
         grant = svc.keys.get_grant(named)
         if grant is None:
             raise InvalidGrantTokenException("The grant token is invalid.")

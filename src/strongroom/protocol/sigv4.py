@@ -14,11 +14,19 @@ Design notes
 * **Errors mirror AWS.** Some SDKs (the JavaScript and Java ones, for instance) look for ``Signature
   expired`` / ``Signature not yet current`` to correct clock skew, so the texts are AWS's own wording. The
   order of the checks follows the order AWS's JSON-protocol services were observed to apply them: header
-  syntax and presence, date format and skew, ``host`` signed, algorithm, credential shape, credential scope,
-  access key, and only then the signature.
+  syntax and presence, date format and skew, ``host``, the date and ``x-amz-*`` headers signed, algorithm,
+  credential shape, credential scope, access key, and only then the signature.
 * **It runs on every request**, so the date is parsed once and the derived signing key is cached (as the
   HMAC pads of the key): deriving it costs four HMACs, more than the rest of the verification.
 * **The signature is compared in constant time** (:func:`hmac.compare_digest`).
+* **What must be signed**: ``host`` (or ``:authority``), the header that carries the date (``x-amz-date``,
+  or ``date`` when there is no ``x-amz-date``), and every ``x-amz-*`` header present in the request, above
+  all ``x-amz-target`` (it selects the operation: an unsigned one could turn a captured DescribeKey into a
+  DisableKey) and ``x-amz-security-token``. Otherwise ``InvalidSignatureException`` with AWS's "'<Header>'
+  must be a 'SignedHeader' in the AWS Authorization." Other headers (``content-type``, ``user-agent``,
+  ``x-amzn-trace-id``, botocore's ``amz-sdk-*``) need not be. botocore, the AWS CLI and the AWS Encryption
+  SDK sign every header they send except ``user-agent``, ``expect``, ``transfer-encoding`` and
+  ``x-amzn-trace-id``, so they pass.
 * **The body is bound to the signature.** If the client signed ``x-amz-content-sha256`` we use its value in
   the canonical request (as the client did) but also insist that it is the hash of the body we received;
   otherwise a captured request could be replayed, within the skew window, with a different body.
@@ -60,6 +68,7 @@ from strongroom.protocol.sigv4_format import (
     canonical_query,
     canonical_uri,
     format_iso,
+    must_be_signed,
     parse_authorization,
     parse_date_header,
     parse_iso_basic,
@@ -245,8 +254,12 @@ class SigV4Verifier:
         if "host" not in signed_names and ":authority" not in signed_names:
             raise InvalidSignatureException(MSG_HOST_NOT_SIGNED)
         if date_header not in signed_names:
-            shown = "X-Amz-Date" if date_header == "x-amz-date" else "Date"
-            raise InvalidSignatureException(f"'{shown}' must be a 'SignedHeader' in the AWS Authorization.")
+            raise InvalidSignatureException(must_be_signed(date_header))
+        for name in headers:
+            # Every x-amz-* header is part of the request's meaning (X-Amz-Target picks the operation,
+            # X-Amz-Security-Token the session): one left out of the signature could be swapped freely.
+            if name.startswith("x-amz-") and name not in signed_names:
+                raise InvalidSignatureException(must_be_signed(name))
 
         # -- algorithm and credential scope -------------------------------------------------------------
         if scheme != ALGORITHM:

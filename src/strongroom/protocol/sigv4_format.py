@@ -40,6 +40,7 @@ __all__ = [
     "canonical_query",
     "canonical_uri",
     "format_iso",
+    "must_be_signed",
     "parse_authorization",
     "parse_date_header",
     "parse_iso_basic",
@@ -68,6 +69,14 @@ MSG_DATE_REQUIRED: Final = (
     "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
 )
 MSG_HOST_NOT_SIGNED: Final = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+
+
+def must_be_signed(header: str) -> str:
+    """AWS's text for a header that must be in SignedHeaders and is not, with the name in the usual
+    capitalisation (``x-amz-target`` -> ``'X-Amz-Target' must be a 'SignedHeader' in the AWS
+    Authorization.``)."""
+    shown = "-".join(part[:1].upper() + part[1:] for part in header.split("-"))
+    return f"'{shown}' must be a 'SignedHeader' in the AWS Authorization."
 
 
 # -- dates -------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from strongroom.domain.keys import KeyMaterial, KeySpec, KmsKey
 from strongroom.errors import InvalidArnException, NotFoundException
 from strongroom.keystore.base import RootOfTrust
 from strongroom.service.cache_stats import CacheStats
+from strongroom.service.grant_tokens import GrantTokens
 from strongroom.service.key_pool import RsaKeyPool
 from strongroom.storage.base import Change, ChangeKind, MetadataStore, WrappedMaterial
 
@@ -66,6 +67,7 @@ class KeyRepository:
         self._rsa_pool = RsaKeyPool(lambda spec: generate_material(spec, self._rng.bytes))
         self._aliases: dict[tuple[str, str, str], str] = {}
         self._alias_names: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.grant_tokens = GrantTokens(store, root, rng.bytes)
 
     # -- cache maintenance -------------------------------------------------------------------------
     def on_change(self, change: Change) -> None:

@@ -17,6 +17,15 @@ Semantics (IAM User Guide, "Condition operators", "Conditions with multiple cont
   value matches *none* of them (NOR).
 * Key names are case-insensitive (the context is looked up by lower-cased name); values follow the
   operator (``StringEquals`` is case-sensitive, ``StringEqualsIgnoreCase`` is not).
+* Request keys whose names differ only in case (encryption context ``{"tenant": "bob", "Tenant":
+  "alice"}``, tags ``Env`` and ``env``) are all matched by the one condition key, and the order of the pairs
+  must not matter. Our rule (IAM documents none): every matching pair is tested on its own, and the
+  statement is read conservatively. In an Allow statement the condition holds only if it holds for every
+  one of them; in a Deny statement it holds if it holds for any one. A policy variable naming such a key
+  makes an Allow statement not apply and a Deny statement apply. So a request is never allowed unless it
+  would be allowed with each of those pairs alone: ``StringEquals tenant alice`` does not allow the
+  example, and neither does ``StringNotEquals tenant bob``; a ``Deny`` on ``StringNotEquals tenant
+  alice`` denies it. ``...IfExists`` and ``Null`` see the key as present.
 * A key absent from the request makes a positive operator false and a negated one true. ``...IfExists``
   makes an absent key true. ``Null: true`` is true when the key is absent, ``Null: false`` when present.
   An empty list counts as absent (the guide: empty values are what ``Null: false`` guards against).
@@ -52,9 +61,11 @@ from functools import partial
 from typing import Final, TypeAlias, TypeVar
 
 from strongroom.domain.policy.patterns import (
+    Ambiguous,
     Context,
     ContextValue,
     Template,
+    VariableAmbiguous,
     VariableUnresolved,
     scalar_text,
     wildcard_regex,
@@ -72,9 +83,22 @@ _SCALARS: Final = (str, bool, int, float)
 _PLAIN, _ANY, _ALL = 0, 1, 2
 
 
-def fold_context(context: Mapping[str, ContextValue]) -> dict[str, ContextValue]:
-    """The context keyed by lower-cased names (condition key names are case-insensitive)."""
-    return {key.lower(): value for key, value in context.items()}
+def fold_context(context: Mapping[str, ContextValue]) -> dict[str, ContextValue | Ambiguous]:
+    """The context keyed by lower-cased names (condition key names are case-insensitive).
+
+    Names that differ only in case (``kms:EncryptionContext:tenant`` and ``...:Tenant``) fold to one entry
+    holding an :class:`Ambiguous` of all their values, in sorted-name order, so the result does not depend
+    on the order of the request's pairs."""
+    folded: dict[str, ContextValue | Ambiguous] = {key.lower(): value for key, value in context.items()}
+    if len(folded) == len(context):
+        return folded  # the common case: no two names fold together
+    groups: dict[str, list[tuple[str, ContextValue]]] = {}
+    for key, value in context.items():
+        groups.setdefault(key.lower(), []).append((key, value))
+    for name, pairs in groups.items():
+        if len(pairs) > 1:
+            folded[name] = Ambiguous(tuple(value for _, value in sorted(pairs, key=lambda pair: pair[0])))
+    return folded
 
 
 def _malformed(message: str) -> MalformedPolicyDocumentException:
@@ -289,9 +313,21 @@ class Condition:
     _test: Test | None  # None for the Null operator
     _null: frozenset[bool]
 
-    def holds(self, context: Context) -> bool:
-        """Evaluate against a lower-cased context; raises ``VariableUnresolved`` (see ConditionBlock)."""
+    def holds(self, context: Context, *, deny: bool = False) -> bool:
+        """Evaluate against a lower-cased context; raises ``VariableUnresolved`` (see ConditionBlock).
+
+        For an :class:`Ambiguous` key, each candidate value is tested as if it were the only one, and the
+        answer is the conservative one: in an Allow statement (``deny`` false) every candidate must satisfy
+        the condition, in a Deny statement one suffices. So no request is allowed that one of its pairs
+        alone would not be allowed for, whatever the operator (negated ones, ``...IfExists``, ``Null``)."""
         value = context.get(self._key)
+        if isinstance(value, Ambiguous):
+            if deny:
+                return any(self._holds(candidate, context) for candidate in value.values)
+            return all(self._holds(candidate, context) for candidate in value.values)
+        return self._holds(value, context)
+
+    def _holds(self, value: ContextValue, context: Context) -> bool:
         present = value is not None and (isinstance(value, _SCALARS) or len(value) > 0)
         test = self._test
         if test is None:
@@ -314,11 +350,14 @@ class ConditionBlock:
 
     conditions: tuple[Condition, ...]
 
-    def holds(self, context: Context) -> bool:
+    def holds(self, context: Context, *, deny: bool = False) -> bool:
+        """``deny``: the statement is a Deny, so ambiguity (see :class:`Ambiguous`) must make it apply."""
         try:
             for condition in self.conditions:
-                if not condition.holds(context):
+                if not condition.holds(context, deny=deny):
                     return False
+        except VariableAmbiguous:
+            return deny
         except VariableUnresolved:
             return False
         return True

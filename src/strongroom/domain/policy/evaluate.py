@@ -27,6 +27,10 @@ resources case-sensitively with ``*``/``?`` and policy variables (``NotResource`
 (Deny only) applies to every caller it does not exempt (see ``PrincipalSet.excludes``). A statement whose
 resource pattern holds an unresolvable policy variable does not apply.
 
+Request keys whose names differ only in case fold into one :class:`~strongroom.domain.policy.patterns.
+Ambiguous` entry, read conservatively: an Allow statement applies only if it would for each of their
+values, a Deny statement if it would for any (``conditions`` has the rule).
+
 The lower-cased context also answers ``aws:PrincipalArn``, ``aws:PrincipalAccount`` and, for IAM users,
 ``aws:username`` from the request's own fields, unless the caller supplied them.
 """
@@ -39,8 +43,15 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Final
 
-from strongroom.domain.policy.document import DIRECT, NO_MATCH, VIA_ACCOUNT, Policy, Statement
-from strongroom.domain.policy.patterns import Context, ContextValue, VariableUnresolved
+from strongroom.domain.policy.conditions import fold_context
+from strongroom.domain.policy.document import DIRECT, NO_MATCH, VIA_ACCOUNT, Effect, Policy, Statement
+from strongroom.domain.policy.patterns import (
+    Ambiguous,
+    Context,
+    ContextValue,
+    VariableAmbiguous,
+    VariableUnresolved,
+)
 
 __all__ = [
     "AuthorizationRequest",
@@ -63,7 +74,9 @@ class AuthorizationRequest:
     resource: str
     context: Mapping[str, ContextValue] = field(default_factory=lambda: _EMPTY)
     _action: str = field(init=False, repr=False, compare=False)
-    _folded: dict[str, ContextValue] | None = field(init=False, default=None, repr=False, compare=False)
+    _folded: dict[str, ContextValue | Ambiguous] | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_action", self.action.lower())
@@ -72,7 +85,7 @@ class AuthorizationRequest:
         """The context keyed by lower-cased names, built once per request."""
         folded = self._folded
         if folded is None:
-            folded = {key.lower(): value for key, value in self.context.items()}
+            folded = fold_context(self.context)
             folded.setdefault("aws:principalarn", self.principal_arn)
             folded.setdefault("aws:principalaccount", self.principal_account)
             if ":user/" in self.principal_arn:
@@ -107,11 +120,16 @@ def _match(statement: Statement, request: AuthorizationRequest) -> int:
     assert actions is not None and resources is not None  # only applicable statements get here
     if actions.matches(request._action) == statement.action_negated:
         return NO_MATCH
+    deny = statement.effect is Effect.DENY
     resource = request.resource
     hit = resources.matches(resource)
     if not hit and resources.templates:
         try:
             hit = resources.matches_templates(resource, request.folded_context())
+        except VariableAmbiguous:
+            if not deny:
+                return NO_MATCH
+            hit = not statement.resource_negated  # ambiguity must make a Deny apply (see conditions)
         except VariableUnresolved:
             return NO_MATCH
     if hit == statement.resource_negated:
@@ -128,7 +146,7 @@ def _match(statement: Statement, request: AuthorizationRequest) -> int:
         if how == NO_MATCH:
             return NO_MATCH
     conditions = statement.conditions
-    if conditions is not None and not conditions.holds(request.folded_context()):
+    if conditions is not None and not conditions.holds(request.folded_context(), deny=deny):
         return NO_MATCH
     return how
 

@@ -21,32 +21,54 @@ supplies a default (``''`` inside the quotes is one quote), and ``${*}``, ``${?}
 literal characters. A substituted value is always literal: a ``*`` in a user name is no wildcard. A
 variable whose key is absent, ``None`` or multi-valued and has no default raises :class:`VariableUnresolved`,
 which makes the whole statement inapplicable (the IAM guide: "any attempt to match it fails and causes the
-statement to be invalid"). A ``${`` that does not form a well-shaped variable is kept as literal text.
+statement to be invalid"). A variable whose key is :class:`Ambiguous` (names differing only in case) raises
+:class:`VariableAmbiguous` even when it has a default: the caller then decides conservatively. A ``${`` that
+does not form a well-shaped variable is kept as literal text.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 __all__ = [
+    "Ambiguous",
     "Context",
     "ContextValue",
     "PatternSet",
     "Template",
+    "VariableAmbiguous",
     "VariableUnresolved",
     "scalar_text",
     "wildcard_regex",
 ]
 
 ContextValue: TypeAlias = str | Sequence[str] | bool | int | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """The values of request context keys whose names differ only in case (``kms:EncryptionContext:tenant``
+    and ``kms:EncryptionContext:Tenant``: encryption context and tag keys are case-sensitive, condition key
+    names are not). Which one a condition key "means" is undecidable, so the policy is evaluated so that
+    the answer holds whichever one it means (see ``conditions``). ``values`` are in sorted-name order."""
+
+    values: tuple[ContextValue, ...]
+
+
 #: A request context whose key names are already lower-cased (see ``AuthorizationRequest``).
-Context: TypeAlias = Mapping[str, ContextValue]
+Context: TypeAlias = Mapping[str, "ContextValue | Ambiguous"]
 
 
 class VariableUnresolved(Exception):
     """Internal signal: a policy variable has no single value, so the statement does not apply."""
+
+
+class VariableAmbiguous(VariableUnresolved):
+    """Internal signal: a policy variable names an :class:`Ambiguous` key. The caller must decide
+    conservatively: an Allow statement does not apply, a Deny statement does."""
 
 
 def scalar_text(value: object) -> str | None:
@@ -109,7 +131,10 @@ class Template:
             elif kind == 1:
                 out.append((text, False))
             else:
-                value = scalar_text(context.get(text)) if context is not None else None
+                found = context.get(text) if context is not None else None
+                if type(found) is Ambiguous:
+                    raise VariableAmbiguous(text)
+                value = scalar_text(found)
                 if value is None:
                     if default is None:
                         raise VariableUnresolved(text)
