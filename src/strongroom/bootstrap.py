@@ -166,6 +166,7 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         audit=audit,
         metrics=metrics,
         health=health,
+        transactions=store.unit_of_work,
     )
 
 

@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-import orjson
-
 from strongroom.audit.events import AuditedCall, is_read_only
 from strongroom.audit.file_sink import Batch
 from strongroom.audit.recorder import AuditRecorder
@@ -31,6 +29,7 @@ from strongroom.observability.logs import REQUEST_ID
 from strongroom.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from strongroom.observability.metrics import Metrics
 from strongroom.operations.context import Handler, RequestContext, Services
+from strongroom.protocol.json_body import parse_request_json
 from strongroom.protocol.sigv4 import SigV4Verifier
 from strongroom.protocol.validation import RequestValidator
 from strongroom.protocol.wire import RequestIds, Response, error_response, success_response
@@ -312,12 +311,7 @@ class KmsApplication:
             raise UnknownOperationException(f"Unknown operation {target!r}")
         if method != "POST":
             raise UnknownOperationException(f"Unsupported HTTP method {method}")
-        try:
-            raw = orjson.loads(body) if body else {}
-        except orjson.JSONDecodeError:
-            raise SerializationException("Request body is not valid JSON") from None
-        if not isinstance(raw, dict):
-            raise SerializationException("Request body must be a JSON object")
+        raw = parse_request_json(body)
         call.parameters = self._validator.recordable(operation, raw)
         params = self._validator.validate(operation, raw)
         context = RequestContext(
