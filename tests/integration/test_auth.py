@@ -128,7 +128,9 @@ def test_unknown_target_and_bad_json(server):
 
 def test_empty_body_is_an_empty_object(server):
     status, _, body = raw_post(server.endpoint, b"", signed(server.endpoint, "TrentService.ListKeys", b""))
-    assert status == 200 and body["Truncated"] is False
+    # The defaults of an empty request (Limit 100): the shared server may hold more keys than that.
+    assert status == 200 and isinstance(body["Keys"], list) and len(body["Keys"]) <= 100
+    assert body["Truncated"] is ("NextMarker" in body)
 
 
 def test_dev_mode_accepts_any_credentials(tmp_path):

@@ -348,3 +348,26 @@ def test_list_retirable_grants_authorizes_the_retiring_principal(
         f"User: {own.arn} is not authorized to perform: kms:ListRetirableGrants on resource: {grantee.arn} "
         "because no identity-based policy allows the kms:ListRetirableGrants action"
     )
+
+
+def test_service_principals_and_source_arn_constraints_are_refused_by_name(
+    server: RunningServer, kms: Any
+) -> None:
+    # No AWS service calls Strongroom: a grant for a service principal could never be used, and a
+    # SourceArn constraint dropped silently would make a grant allow more than was asked.
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    base = {"KeyId": key_id, "Operations": ["Encrypt"], "GranteePrincipal": ROOT}
+    for extra, named in [
+        ({"GranteeServicePrincipal": "logs.amazonaws.com"}, "GranteeServicePrincipal"),
+        ({"RetiringServicePrincipal": "logs.amazonaws.com"}, "RetiringServicePrincipal"),
+        ({"Constraints": {"SourceArn": "arn:aws:logs:us-east-1:111122223333:log-group:x"}}, "SourceArn"),
+    ]:
+        status, answer = call(server.endpoint, "CreateGrant", json.dumps(base | extra).encode())
+        assert (status, answer["__type"]) == (400, "UnsupportedOperationException")
+        assert named in answer["message"]
+    assert kms.list_grants(KeyId=key_id)["Grants"] == []
+    kms.create_grant(KeyId=key_id, GranteePrincipal=ROOT, Operations=["Encrypt"])
+    body = json.dumps({"KeyId": key_id, "GranteeServicePrincipal": "logs.amazonaws.com"}).encode()
+    assert call(server.endpoint, "ListGrants", body) == (200, {"Grants": [], "Truncated": False})
+    body = json.dumps({"RetiringServicePrincipal": "logs.amazonaws.com"}).encode()
+    assert call(server.endpoint, "ListRetirableGrants", body) == (200, {"Grants": [], "Truncated": False})

@@ -15,6 +15,7 @@ from strongroom.errors import (
     InvalidGrantIdException,
     InvalidGrantTokenException,
     NotFoundException,
+    UnsupportedOperationException,
     ValidationException,
 )
 from strongroom.operations.authz import (
@@ -108,7 +109,23 @@ def _check_operations(key: KmsKey, operations: Sequence[str]) -> None:
         raise ValidationException(f"Grant operations {', '.join(invalid)} are not valid for {key.arn}.")
 
 
+def _refuse_service_principals(params: dict[str, Any]) -> None:
+    """AWS service principals and ``SourceArn`` constraints name callers that never reach Strongroom (no
+    AWS service calls it): a grant for one could never be used, and one dropped silently would allow
+    more than was asked. So they are refused, by name."""
+    for member in ("GranteeServicePrincipal", "RetiringServicePrincipal"):
+        if params.get(member) is not None:
+            raise UnsupportedOperationException(
+                f"{member} is not supported by Strongroom: no AWS service principal calls it."
+            )
+    if (params.get("Constraints") or {}).get("SourceArn") is not None:
+        raise UnsupportedOperationException(
+            "The SourceArn grant constraint is not supported by Strongroom: no AWS service calls it."
+        )
+
+
 def create_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    _refuse_service_principals(params)
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     operations = tuple(dict.fromkeys(params["Operations"]))
     constraints = _constraints(params.get("Constraints"))
@@ -204,6 +221,8 @@ def list_grants(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> d
         grants = [g for g in grants if g.grant_id == params["GrantId"]]
     if params.get("GranteePrincipal") is not None:
         grants = [g for g in grants if g.grantee_principal == params["GranteePrincipal"]]
+    if params.get("GranteeServicePrincipal") is not None:
+        grants = []  # no grant names a service principal (see _refuse_service_principals)
     return _paged(params, [_entry(g, key.arn) for g in grants])
 
 
@@ -213,6 +232,9 @@ def list_retirable_grants(ctx: RequestContext, svc: Services, params: dict[str, 
     Services account", and the authorized resource is that principal. So a principal of another account
     is denied as IAM denies a cross-account resource that has no resource-based policy, and a value that
     names no account (not an IAM or STS ARN) is an InvalidArnException."""
+    if "RetiringPrincipal" not in params and "RetiringServicePrincipal" in params:
+        authorize_account_action(ctx, svc, "ListRetirableGrants")
+        return _paged(params, [])  # no grant names a service principal (see _refuse_service_principals)
     retiring = _required(params, "RetiringPrincipal")
     if "RetiringServicePrincipal" in params:
         raise ValidationException(
