@@ -82,8 +82,13 @@ class DataDir:
         return self.path / "audit"
 
     @property
-    def metrics(self) -> Path:
-        """prometheus_client's multiprocess files, one set per worker (emptied at each start)."""
+    def serve_lock(self) -> Path:
+        """Held (``flock``) by the one ``strongroom serve`` running on this directory."""
+        return self.path / "serve.lock"
+
+    @property
+    def legacy_metrics(self) -> Path:
+        """Where metrics files lived before they moved off the data volume; removed at start."""
         return self.path / "metrics"
 
 

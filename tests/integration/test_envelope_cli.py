@@ -267,26 +267,12 @@ def test_endpoint_region_and_profile_options(
     assert result.returncode == 1 and b"nobody" in result.stderr
 
 
-def test_progress_bar_only_on_a_terminal(env: dict[str, str], keys: dict[str, str], tmp_path: Path) -> None:
-    (tmp_path / "big").write_bytes(os.urandom(9 * 1024 * 1024))  # over the 8 MiB threshold
-    piped = ok(
-        strongroom(env, "encrypt", "--key", keys["first"], str(tmp_path / "big"), "-o", str(tmp_path / "a"))
-    )
-    assert piped.stderr == b""
+def on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, bytes]:
+    """Run ``strongroom ARGS`` with stderr on a pseudo-terminal; its exit status and what it showed."""
     controller, terminal = pty.openpty()
     try:
         process = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "strongroom.cli.main",
-                "encrypt",
-                "--key",
-                keys["first"],
-                str(tmp_path / "big"),
-                "-o",
-                str(tmp_path / "b"),
-            ],
+            [sys.executable, "-m", "strongroom.cli.main", *args],
             env=env | {"COLUMNS": "100", "TERM": "xterm"},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -308,8 +294,56 @@ def test_progress_bar_only_on_a_terminal(env: dict[str, str], keys: dict[str, st
         os.close(controller)
         if terminal >= 0:
             os.close(terminal)
-    assert process.returncode == 0
+    return process.returncode, shown
+
+
+def test_progress_bar_only_on_a_terminal(env: dict[str, str], keys: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(os.urandom(9 * 1024 * 1024))  # over the 8 MiB threshold
+    piped = ok(
+        strongroom(env, "encrypt", "--key", keys["first"], str(tmp_path / "big"), "-o", str(tmp_path / "a"))
+    )
+    assert piped.stderr == b""
+    status, shown = on_a_terminal(
+        env, "encrypt", "--key", keys["first"], str(tmp_path / "big"), "-o", str(tmp_path / "b")
+    )
+    assert status == 0
     assert b"Encrypting" in shown and b"MB" in shown
+
+
+def test_progress_forced_and_suppressed(env: dict[str, str], keys: dict[str, str], tmp_path: Path) -> None:
+    """``--progress`` shows it where stderr is not a terminal (as plain lines, whatever the size);
+    ``--no-progress`` hides it even on a terminal."""
+    (tmp_path / "small").write_bytes(b"x" * 3_000_000)
+    forced = ok(
+        strongroom(
+            env,
+            "encrypt",
+            "--progress",
+            "--key",
+            keys["first"],
+            str(tmp_path / "small"),
+            "-o",
+            str(tmp_path / "a"),
+        )
+    )
+    assert forced.stderr.decode().splitlines()[-1] == "Encrypting: 3.0 of 3.0 MB (100%)"
+    assert b"\x1b" not in forced.stderr  # no cursor movement or colour in a log
+    message = (tmp_path / "a").read_bytes()
+    piped = ok(strongroom(env, "decrypt", "--progress", "-", "-o", "-", stdin=message))
+    assert piped.stdout == b"x" * 3_000_000
+    assert piped.stderr.decode().splitlines()[-1].startswith("Decrypting: ")
+    (tmp_path / "big").write_bytes(os.urandom(9 * 1024 * 1024))
+    status, shown = on_a_terminal(
+        env,
+        "encrypt",
+        "--no-progress",
+        "--key",
+        keys["first"],
+        str(tmp_path / "big"),
+        "-o",
+        str(tmp_path / "b"),
+    )
+    assert status == 0 and shown == b""
 
 
 def test_data_key_cache_across_files(env: dict[str, str], keys: dict[str, str], tmp_path: Path) -> None:

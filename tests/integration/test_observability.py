@@ -53,7 +53,7 @@ def test_health_endpoints(two_workers: RunningServer) -> None:
     assert get(two_workers, "/healthz") == (200, "application/json", b'{"status":"ok"}')
     status, _, body = get(two_workers, "/readyz")
     assert status == 200
-    checks = {"storage": "ok", "root_of_trust": "ok", "audit": "ok"}
+    checks = {"storage": "ok", "root_of_trust": "ok", "audit": "ok", "disk": "ok"}
     assert orjson.loads(body) == {"status": "ready", "checks": checks}
     assert audited_lines(two_workers) == before  # outside the KMS protocol: not audited
 

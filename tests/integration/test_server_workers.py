@@ -11,24 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import start_server
-
-
-def worker_pids(serve_pid: int) -> set[int]:
-    """The PIDs of serve's worker processes (its children running strongroom.server.worker)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                command = handle.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == serve_pid and b"strongroom.server.worker" in command:
-            found.add(int(entry))
-    return found
+from tests.integration.processes import worker_pids
 
 
 def established_connections(pid: int, port: int) -> int:

@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ _COMMON_OPTIONS = [
     click.option(
         "--progress/--no-progress",
         default=None,
-        help="Show a progress bar (default: on a terminal, for large inputs).",
+        help="Show a progress bar on stderr, plain lines where it is not a terminal "
+        "(default: on a terminal, for inputs of 8 MiB or more).",
     ),
     click.option("--endpoint-url", metavar="URL", help="The KMS endpoint (else AWS_ENDPOINT_URL_KMS)."),
     click.option("--region", metavar="REGION", help="The AWS region (else AWS_REGION, the profile)."),
@@ -211,11 +213,43 @@ def _plan(source: Path, output: Path, encrypting: bool) -> list[_Job]:
 
 
 # -- progress ------------------------------------------------------------------------------------------
+class _LineProgress:
+    """``--progress`` where stderr is not a terminal (a log, a pipe): plain lines, no cursor movement, at
+    most one per ``interval`` seconds, and a last one at the end."""
+
+    def __init__(self, label: str, total: int | None, interval: float = 1.0) -> None:
+        self._label, self._total, self._interval = label, total, interval
+        self._done = 0
+        self._said_at = time.monotonic()
+
+    def advance(self, done: int) -> None:
+        self._done += done
+        if time.monotonic() - self._said_at >= self._interval:
+            self.say()
+
+    def say(self) -> None:
+        self._said_at = time.monotonic()
+        done = f"{self._done / 1e6:.1f}"
+        if self._total:
+            text = f"{done} of {self._total / 1e6:.1f} MB ({100 * self._done // self._total}%)"
+        else:
+            text = f"{done} MB"
+        click.echo(f"{self._label}: {text}", err=True)
+
+
 @contextmanager
 def _progress_bar(enabled: bool | None, total: int | None, label: str) -> Iterator[Progress | None]:
-    show = enabled if enabled is not None else sys.stderr.isatty() and (total or 0) >= PROGRESS_THRESHOLD
+    """A bar on stderr: by default only on a terminal and for large inputs; ``--progress`` shows it
+    anyway (as plain lines where stderr is not a terminal), ``--no-progress`` never."""
+    terminal = sys.stderr.isatty()
+    show = enabled if enabled is not None else terminal and (total or 0) >= PROGRESS_THRESHOLD
     if not show:
         yield None
+        return
+    if not terminal:
+        lines = _LineProgress(label, total)
+        yield lines.advance
+        lines.say()
         return
     from rich.console import Console
     from rich.progress import (

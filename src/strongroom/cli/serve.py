@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -22,9 +23,20 @@ from strongroom.domain.keys import DAY
 from strongroom.keystore.file import RootKeyFileError
 from strongroom.observability.logs import configure_logging
 from strongroom.observability.metrics import MULTIPROCESS_ENV
+from strongroom.observability.metrics_files import create_private_directory, remove_private_directory
+from strongroom.server.data_dir_lock import DataDirLock, DataDirUnusable, prepare_data_dir
 from strongroom.server.pool import WorkerPool, install_stop_handlers
 
 __all__ = ["serve"]
+
+
+class ServeFailed(click.ClickException):
+    """A start that cannot go on, printed as one line: ``strongroom serve: error: <message>``."""
+
+    def show(self, file: Any = None) -> None:
+        context = click.get_current_context(silent=True)
+        command = context.command_path if context is not None else "strongroom serve"
+        click.echo(f"{command}: error: {self.format_message()}", err=True)
 
 
 def _account_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -116,28 +128,49 @@ def serve(
         attestation_roots=str(attestation_roots.resolve()) if attestation_roots is not None else None,
     )
     try:
-        result = initialize(directory, account_id)
-        _fresh_metrics_directory(directory)
-        probe = build_application(config)  # fail here, not in a worker, if anything is wrong
-        probe.sweep()
-        probe.close()
-    except (DataDirError, RootKeyFileError) as error:
-        raise click.ClickException(str(error)) from None
-    if result.created:
-        click.echo(f"Initialized data directory {directory.path} (account {result.account_id}).")
-    if result.generated_credentials:
-        access_key_id, secret = result.generated_credentials
-        click.echo(f"Admin credentials (also saved in {directory.admin_credentials}, mode 0600):")
-        click.echo(f"  export AWS_ACCESS_KEY_ID={access_key_id} AWS_SECRET_ACCESS_KEY={secret}")
-    _run(config)
+        prepare_data_dir(directory.path)
+        lock = DataDirLock.acquire(directory.serve_lock)  # held until this process ends
+    except DataDirUnusable as error:
+        raise ServeFailed(str(error)) from None
+    metrics = _private_metrics_directory(directory, lock)
+    try:
+        try:
+            result = initialize(directory, account_id)
+            probe = build_application(config)  # fail here, not in a worker, if anything is wrong
+            probe.sweep()
+            probe.close()
+        except (DataDirError, RootKeyFileError) as error:
+            raise ServeFailed(str(error)) from None
+        except OSError as error:
+            raise ServeFailed(f"cannot open data dir {directory.path}: {error}") from None
+        if result.created:
+            click.echo(f"Initialized data directory {directory.path} (account {result.account_id}).")
+        if result.generated_credentials:
+            access_key_id, secret = result.generated_credentials
+            click.echo(f"Admin credentials (also saved in {directory.admin_credentials}, mode 0600):")
+            click.echo(f"  export AWS_ACCESS_KEY_ID={access_key_id} AWS_SECRET_ACCESS_KEY={secret}")
+        _run(config)
+    finally:
+        remove_private_directory(metrics)
+        lock.release()
 
 
-def _fresh_metrics_directory(directory: DataDir) -> None:
-    """Empty the workers' metrics files of an earlier run, and point prometheus_client at the directory
-    (the workers inherit the environment)."""
-    shutil.rmtree(directory.metrics, ignore_errors=True)
-    directory.metrics.mkdir(mode=0o700)
-    os.environ[MULTIPROCESS_ENV] = str(directory.metrics)
+def _private_metrics_directory(directory: DataDir, lock: DataDirLock) -> Path:
+    """A new directory for the workers' metrics files, off the data volume (see
+    :mod:`strongroom.observability.metrics_files`), named in the lock file so that the next start can
+    remove it if this process is killed; prometheus_client finds it through the environment, which the
+    workers and the audit writer inherit."""
+    previous = lock.previous.get("metrics")
+    if isinstance(previous, str):
+        remove_private_directory(previous)  # left behind by a server that was killed
+    shutil.rmtree(directory.legacy_metrics, ignore_errors=True)
+    try:
+        metrics = create_private_directory()
+    except OSError as error:
+        raise ServeFailed(f"cannot create a directory for the metrics files: {error}") from None
+    lock.record(metrics=str(metrics))
+    os.environ[MULTIPROCESS_ENV] = str(metrics)
+    return metrics
 
 
 def _endpoint(host: str, port: int) -> str:
@@ -153,7 +186,7 @@ def _require_free_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise click.ClickException(
+            raise ServeFailed(
                 f"cannot listen on {_endpoint(host, port)}: {error.strerror or error}"
             ) from None
 
@@ -181,7 +214,7 @@ def _run(config: ServerConfig) -> None:
             config.host, config.port, config.workers, say=lambda text: click.echo(text, err=True)
         )
     except OSError as error:
-        raise click.ClickException(f"cannot listen on {endpoint}: {error.strerror or error}") from None
+        raise ServeFailed(f"cannot listen on {endpoint}: {error.strerror or error}") from None
     install_stop_handlers(pool)
     writer = None
     if config.audit:  # one writer process appends every worker's records (strongroom.audit.writer)

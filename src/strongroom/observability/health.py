@@ -1,4 +1,5 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (it can serve: storage, root of trust, audit sink).
+"""``/healthz`` (the process answers) and ``/readyz`` (it can serve: storage, root of trust, audit sink,
+and a data volume that is neither full nor read-only).
 
 Both are outside the KMS protocol: no SigV4, no audit record, and nothing sensitive in the answer (check
 names and ``ok`` / ``failing``, never paths or error texts; those go to the log).
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Final
 
 import orjson
+
+from strongroom.observability.disk import DiskSpace
 
 __all__ = ["HealthChecks"]
 
@@ -29,7 +32,11 @@ class HealthChecks:
         unwrap: Callable[[bytes, bytes], bytes],
         audit_failing: Callable[[], bool] | None,
         audit_directory: Path | None,
+        disk: DiskSpace | None = None,
     ) -> None:
+        """``disk`` watches the data volume; without it, the audit directory's file system is watched
+        (when there is an audit trail), since that is where every request writes."""
+
         def storage_answers() -> bool:
             storage()  # raises if the database cannot be read
             return True
@@ -41,6 +48,12 @@ class HealthChecks:
         if audit_failing is not None and audit_directory is not None:
             directory = audit_directory
             self._checks["audit"] = lambda: not audit_failing() and os.access(directory, os.W_OK)
+        if disk is None and audit_directory is not None:
+            disk = DiskSpace([audit_directory])
+        self.disk = disk
+        if disk is not None:
+            watched = disk
+            self._checks["disk"] = lambda: not watched.check_now()
 
     def live(self) -> tuple[int, bytes]:
         return 200, b'{"status":"ok"}'

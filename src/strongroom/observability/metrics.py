@@ -11,13 +11,18 @@ Metrics (all prefixed ``strongroom_``):
 - ``keys`` (gauge): ``state``, counted in the database at scrape time.
 
 Workers are separate processes, so values go through prometheus_client's multiprocess mode: each worker
-writes its own memory-mapped files under ``PROMETHEUS_MULTIPROC_DIR`` (``<data dir>/metrics``, emptied
-by ``strongroom serve`` at start) and a scrape, answered by any worker, sums them. Cache lookups are
-counted in plain integers on the hot path and added to the shared counters once a second.
+writes its own memory-mapped files under ``PROMETHEUS_MULTIPROC_DIR`` (a private directory that
+``strongroom serve`` creates off the data volume and removes at exit, see :mod:`.metrics_files`) and a
+scrape, answered by any worker, sums them. Cache lookups are counted in plain integers on the hot path and
+added to the shared counters once a second.
+
+Metrics must never take the service down: if their files cannot be written (a full ``/dev/shm``), the
+process logs it once and stops updating them, and requests are answered as before.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -26,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from strongroom.observability.metrics_files import install_preallocation
 from strongroom.service.cache_stats import CacheStats
 
 __all__ = ["CONTENT_TYPE", "MULTIPROCESS_ENV", "Metrics", "audit_flush_histograms"]
@@ -35,6 +41,8 @@ MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _FLUSH_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 _BATCH_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+log = logging.getLogger("strongroom.metrics")
+_multiprocess_values_chosen = False
 
 
 class _KeyStates(Collector):
@@ -51,33 +59,64 @@ class _KeyStates(Collector):
 def _use_multiprocess_values() -> None:
     """prometheus_client picks in-memory or file-backed values when it is first imported, which may be
     before the directory is set (``strongroom serve`` imports it first, and so may embedding code), so
-    pick again here, before any metric is made."""
-    if os.environ.get(MULTIPROCESS_ENV):
+    pick again here, before any metric is made: once per process, since each pick opens its own set of
+    files (two sets on one file would overwrite each other's entries)."""
+    global _multiprocess_values_chosen
+    if os.environ.get(MULTIPROCESS_ENV) and not _multiprocess_values_chosen:
         from prometheus_client import values
 
+        install_preallocation()
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        _multiprocess_values_chosen = True
+
+
+class _OffOnce:
+    """Turns metrics off at their first failure to write (logged once): they are not worth a request."""
+
+    def __init__(self) -> None:
+        self.off = False
+
+    def failed(self, error: OSError) -> None:
+        if not self.off:
+            self.off = True
+            log.error("metrics are off in this process: their files cannot be written (%s)", error)
+
+
+def _ignore_flush(count: int, seconds: float) -> None:
+    pass
 
 
 def audit_flush_histograms(registry: CollectorRegistry | None = None) -> Callable[[int, float], None]:
-    """The audit writer's two histograms, and the function that observes one flush."""
+    """The audit writer's two histograms, and the function that observes one flush (a no-op once their
+    files cannot be written)."""
     _use_multiprocess_values()
     registry = registry or CollectorRegistry(auto_describe=True)
-    seconds = Histogram(
-        "strongroom_audit_flush_seconds",
-        "One write and fdatasync of a batch of audit records.",
-        buckets=_FLUSH_BUCKETS,
-        registry=registry,
-    )
-    records = Histogram(
-        "strongroom_audit_batch_records",
-        "Audit records made durable by one flush (group commit).",
-        buckets=_BATCH_BUCKETS,
-        registry=registry,
-    )
+    guard = _OffOnce()
+    try:
+        seconds = Histogram(
+            "strongroom_audit_flush_seconds",
+            "One write and fdatasync of a batch of audit records.",
+            buckets=_FLUSH_BUCKETS,
+            registry=registry,
+        )
+        records = Histogram(
+            "strongroom_audit_batch_records",
+            "Audit records made durable by one flush (group commit).",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+    except OSError as error:
+        guard.failed(error)
+        return _ignore_flush
 
     def observe(count: int, elapsed: float) -> None:
-        seconds.observe(elapsed)
-        records.observe(count)
+        if guard.off:
+            return
+        try:
+            seconds.observe(elapsed)
+            records.observe(count)
+        except OSError as error:
+            guard.failed(error)
 
     return observe
 
@@ -104,25 +143,36 @@ class Metrics:
         self._cache_synced: dict[tuple[str, str], int] = {}
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._key_states = _KeyStates(key_states)
+        self._guard = _OffOnce()
 
     def observe_request(self, operation: str, code: str, seconds: float) -> None:
-        children = self._children.get((operation, code))
-        if children is None:
-            if len(self._children) > 2000:  # bounded: operation and code come from a finite set, mostly
-                self._children.clear()
-            children = (self.requests.labels(operation, code), self.latency.labels(operation))
-            self._children[(operation, code)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        if self._guard.off:
+            return
+        try:
+            children = self._children.get((operation, code))
+            if children is None:
+                if len(self._children) > 2000:  # bounded: operation and code come from a finite set, mostly
+                    self._children.clear()
+                children = (self.requests.labels(operation, code), self.latency.labels(operation))
+                self._children[(operation, code)] = children
+            children[0].inc()
+            children[1].observe(seconds)
+        except OSError as error:
+            self._guard.failed(error)
 
     def sync_caches(self) -> None:
         """Add the cache counts since the last sync to the shared counters."""
-        for result, tally in (("hit", self._cache_stats.hits), ("miss", self._cache_stats.misses)):
-            for cache, total in list(tally.items()):
-                done = self._cache_synced.get((cache, result), 0)
-                if total > done:
-                    self.cache.labels(cache, result).inc(total - done)
-                    self._cache_synced[(cache, result)] = total
+        if self._guard.off:
+            return
+        try:
+            for result, tally in (("hit", self._cache_stats.hits), ("miss", self._cache_stats.misses)):
+                for cache, total in list(tally.items()):
+                    done = self._cache_synced.get((cache, result), 0)
+                    if total > done:
+                        self.cache.labels(cache, result).inc(total - done)
+                        self._cache_synced[(cache, result)] = total
+        except OSError as error:
+            self._guard.failed(error)
 
     def exposition(self) -> bytes:
         self.sync_caches()
@@ -135,7 +185,13 @@ class Metrics:
         else:
             registry.register(_Forward(self._own))
         registry.register(self._key_states)
-        return generate_latest(registry)
+        try:
+            return generate_latest(registry)
+        except OSError:  # the shared files cannot be read: the key states, at least
+            log.exception("cannot read the workers' metrics files")
+            fallback = CollectorRegistry(auto_describe=True)
+            fallback.register(self._key_states)
+            return generate_latest(fallback)
 
 
 class _Forward(Collector):

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final
 
@@ -56,8 +57,13 @@ class WorkerPool:
                     continue
                 if time.monotonic() - slot.started < _RESTART_DELAY_SECONDS:
                     continue  # it died at once: wait a little, not a busy loop
-                self._say(f"worker {process.pid} exited with {process.returncode}; starting another")
+                self._report(f"worker {process.pid} exited with {process.returncode}; starting another")
                 self._spawn(slot)
+
+    def _report(self, text: str) -> None:
+        """Say ``text``; never fail for it (stderr may be a file on a full disk, or a closed pipe)."""
+        with suppress(OSError, ValueError):
+            self._say(text)
 
     def request_stop(self, *_: object) -> None:
         """Make :meth:`run_until_stopped` return; safe in a signal handler."""
