@@ -25,6 +25,7 @@ from strongroom.config import (
 from strongroom.domain.attestation import AWS_NITRO_ROOT_PEM
 from strongroom.domain.ids import root_principal
 from strongroom.keystore.file import FileRootOfTrust
+from strongroom.observability.disk import DiskSpace
 from strongroom.observability.health import HealthChecks
 from strongroom.observability.metrics import Metrics
 from strongroom.operations.context import Services
@@ -142,12 +143,14 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
             sink = FileAuditSink(data_dir.audit, on_flush=metrics.observe_flush, shared=config.workers > 1)
         audit = AuditRecorder(sink)
         usage = LastUsageIndex(data_dir.audit)
+    volume = DiskSpace([data_dir.path, data_dir.audit])
     health = HealthChecks(
         storage=lambda: store.get_meta("account_id"),
         wrap=root.wrap,
         unwrap=root.unwrap,
-        audit_failing=(lambda: audit.failing) if audit is not None else None,
+        audit=audit,
         audit_directory=data_dir.audit if audit is not None else None,
+        disk=volume,
     )
     return KmsApplication(
         verifier=verifier,
@@ -167,6 +170,7 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         metrics=metrics,
         health=health,
         transactions=store.unit_of_work,
+        volume_full=volume.is_full,
     )
 
 

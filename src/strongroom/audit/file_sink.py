@@ -21,6 +21,7 @@ from pathlib import Path
 
 from strongroom.audit.appender import DEFAULT_SEGMENT_BYTES, TrailAppender, list_segments
 from strongroom.audit.events import event_from_summary, unreadable_event
+from strongroom.audit.failures import FailureTracking
 
 __all__ = ["Batch", "FileAuditSink", "FlushObserver", "list_segments"]
 
@@ -102,7 +103,7 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class FileAuditSink:
+class FileAuditSink(FailureTracking):
     def __init__(
         self,
         directory: Path,
@@ -114,7 +115,6 @@ class FileAuditSink:
         self.directory = directory
         self._appender = TrailAppender(directory, segment_bytes=segment_bytes, shared=shared)
         self._on_flush = on_flush
-        self._failing = False
         self._closing = False
         self._pending = Batch()
         self._condition = threading.Condition()
@@ -143,11 +143,6 @@ class FileAuditSink:
         self.wake()
         return batch.wait(timeout)
 
-    @property
-    def failing(self) -> bool:
-        """Whether the last write failed (until one succeeds again)."""
-        return self._failing
-
     def close(self) -> None:
         """Write what is pending, then stop the writer."""
         with self._condition:
@@ -173,14 +168,14 @@ class FileAuditSink:
         try:
             self._appender.append([_event(summary) for summary in batch.summaries])
         except OSError as error:
-            self._failing = True
+            self._mark(True)
             batch.complete(error)
             return
         except Exception as error:  # never lose the writer thread
-            self._failing = True
+            self._mark(True)
             batch.complete(OSError(f"audit trail: {error}"))
             return
-        self._failing = False
+        self._mark(False)
         batch.complete(None)
         if self._on_flush is not None:
             self._on_flush(len(batch.summaries), time.perf_counter() - started)

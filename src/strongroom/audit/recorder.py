@@ -26,6 +26,8 @@ class AuditSink(Protocol):
     @property
     def failing(self) -> bool: ...
 
+    def failed_within(self, seconds: float) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -36,6 +38,9 @@ class AuditRecorder:
     @property
     def failing(self) -> bool:
         return self.sink.failing
+
+    def failed_within(self, seconds: float) -> bool:
+        return self.sink.failed_within(seconds)
 
     def record(
         self,

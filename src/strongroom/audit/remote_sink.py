@@ -19,6 +19,7 @@ import socket
 import time
 from collections import deque
 
+from strongroom.audit.failures import FailureTracking
 from strongroom.audit.file_sink import Batch
 from strongroom.audit.writer import ACK, FRAME_HEADER
 
@@ -27,7 +28,7 @@ __all__ = ["RemoteAuditSink"]
 _READ = 65536
 
 
-class RemoteAuditSink:
+class RemoteAuditSink(FailureTracking):
     def __init__(self, name: str) -> None:
         self._name = name
         self._sock: socket.socket | None = None
@@ -39,11 +40,6 @@ class RemoteAuditSink:
         self._outbox = bytearray()  # bytes the socket has not taken yet
         self._writer_armed = False
         self._buffer = bytearray()
-        self._failing = False
-
-    @property
-    def failing(self) -> bool:
-        return self._failing
 
     def submit(self, summary: bytes, *, wake: bool = True) -> Batch:
         self._frames.append(FRAME_HEADER.pack(len(summary)) + summary)
@@ -62,7 +58,7 @@ class RemoteAuditSink:
         try:
             self._connected()
         except OSError as error:
-            self._failing = True
+            self._mark(True)
             batch.complete(error)
             return
         self._sent += count
@@ -144,7 +140,7 @@ class RemoteAuditSink:
             self._writer_armed = want_writer
 
     def _fail(self, error: OSError) -> None:
-        self._failing = True
+        self._mark(True)
         self._drop_connection(error)
 
     def _drop_connection(self, error: OSError) -> None:
@@ -185,7 +181,7 @@ class RemoteAuditSink:
             status, done = ACK.unpack_from(buffer, offset)
             offset += ACK.size
             failed = status != b"K"
-            self._failing = failed
+            self._mark(failed)
             error = OSError("the audit writer could not write the trail") if failed else None
             while self._in_flight and self._in_flight[0][0] <= done:
                 self._in_flight.popleft()[1].complete(error)

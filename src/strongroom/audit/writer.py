@@ -91,7 +91,7 @@ def serve_writer(directory: Path, name: str) -> None:
             appender.append([event for _, event in batch])
         except OSError as error:
             status = b"F"
-            print(f"audit writer: cannot write the trail: {error}", file=sys.stderr, flush=True)
+            _complain(f"audit writer: cannot write the trail: {error}")
         else:
             observe(len(batch), time.perf_counter() - started)
         counts: dict[int, _Peer] = {}
@@ -101,6 +101,13 @@ def serve_writer(directory: Path, name: str) -> None:
         for peer in counts.values():
             with suppress(OSError):  # the worker went away: nobody waits for these answers
                 peer.sock.sendall(ACK.pack(status, peer.done))
+
+
+def _complain(message: str) -> None:
+    """Say it on stderr if stderr takes it: a log on the full disk that fails the trail must not also
+    end the writer (or the thread that restarts it)."""
+    with suppress(OSError):
+        print(message, file=sys.stderr, flush=True)
 
 
 def _accept(listener: socket.socket, selector: selectors.BaseSelector, peers: dict[int, _Peer]) -> None:
@@ -213,7 +220,7 @@ class WriterProcess:
             code = process.wait()
             if self._stopping.is_set():
                 return
-            print(f"audit writer exited with {code}; restarting it", file=sys.stderr, flush=True)
+            _complain(f"audit writer exited with {code}; restarting it")
             with suppress(Exception):
                 self._spawn()
             time.sleep(0.5)  # not a busy loop if it keeps failing

@@ -68,6 +68,7 @@ class KmsApplication:
         metrics: Metrics | None = None,
         health: HealthChecks | None = None,
         transactions: Callable[[], AbstractContextManager[UnitOfWork]] | None = None,
+        volume_full: Callable[[], bool] | None = None,
     ) -> None:
         self._verifier = verifier
         self._validator = validator
@@ -81,6 +82,7 @@ class KmsApplication:
         self._metrics = metrics
         self._health = health
         self._transactions = transactions
+        self._volume_full = volume_full
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
@@ -296,8 +298,13 @@ class KmsApplication:
     ) -> dict[str, Any] | None:
         self._coordinator.refresh()  # before authenticating: a deleted access key must fail at once
         call.operation = _operation_of(headers)
-        if self._audit is not None and self._audit.failing and not is_read_only(call.operation):
-            # Nothing may change that the trail could not record: refuse before acting.
+        if (
+            self._audit is not None
+            and self._volume_full is not None
+            and not is_read_only(call.operation)
+            and self._volume_full()
+        ):
+            # It could not be recorded (and would be rolled back): fail fast, before acting.
             raise KMSInternalException(_UNRECORDED)
         caller = self._verifier.authenticate(method, path, query, headers, body)
         call.access_key_id, call.account_id = caller.access_key_id, caller.account_id
