@@ -12,12 +12,10 @@ from typing import Any
 
 import orjson
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from strongroom.audit.events import MAX_ELEMENT_BYTES, MAX_TEXT_CHARS
-from tests.conftest import ACCOUNT_ID, ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, RunningServer, start_server
+from tests.conftest import ACCOUNT_ID, RunningServer, start_server
+from tests.integration.signing import signed_headers
 from tests.integration.test_audit import events
 
 
@@ -41,25 +39,8 @@ def post(server: RunningServer, headers: dict[str, str], body: bytes) -> Answer:
         connection.close()
 
 
-def signed(
-    server: RunningServer, operation: str, body: bytes, extra: dict[str, str] | None = None
-) -> dict[str, str]:
-    request = AWSRequest(
-        method="POST",
-        url=f"{server.endpoint}/",
-        data=body,
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"TrentService.{operation}",
-            **(extra or {}),
-        },
-    )
-    SigV4Auth(Credentials(ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY), "kms", REGION).add_auth(request)
-    return dict(request.headers.items())
-
-
-def call(server: RunningServer, operation: str, body: bytes, extra: dict[str, str] | None = None) -> Answer:
-    return post(server, signed(server, operation, body, extra), body)
+def call(server: RunningServer, operation: str, body: bytes) -> Answer:
+    return post(server, signed_headers(server.endpoint, operation, body), body)
 
 
 def json_error(answer: Answer) -> str:
