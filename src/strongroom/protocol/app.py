@@ -298,13 +298,8 @@ class KmsApplication:
     ) -> dict[str, Any] | None:
         self._coordinator.refresh()  # before authenticating: a deleted access key must fail at once
         call.operation = _operation_of(headers)
-        if (
-            self._audit is not None
-            and self._volume_full is not None
-            and not is_read_only(call.operation)
-            and self._volume_full()
-        ):
-            # It could not be recorded (and would be rolled back): fail fast, before acting.
+        if self._audit is not None and self._volume_full is not None and self._volume_full():
+            # Its record may not fit (and a change would be rolled back): fail fast, before acting.
             raise KMSInternalException(_UNRECORDED)
         caller = self._verifier.authenticate(method, path, query, headers, body)
         call.access_key_id, call.account_id = caller.access_key_id, caller.account_id
