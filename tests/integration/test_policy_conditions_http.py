@@ -14,7 +14,7 @@ of the same cases with the condition in a key policy statement naming the user, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -657,10 +657,16 @@ IN_KEY_POLICY = [
 ALL_CASES = {**OPERATORS, **KEYS}
 
 
-def params(names: list[str]) -> Iterator[Any]:
-    for name in names:
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] if name in KNOWN_BUGS else []
-        yield pytest.param(name, id=name, marks=marks)
+def params(names: list[str]) -> list[Any]:
+    """One parameter per name (a list: pytest 10 refuses generators), known bugs marked as strict xfails."""
+    return [
+        pytest.param(
+            name,
+            id=name,
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] if name in KNOWN_BUGS else [],
+        )
+        for name in names
+    ]
 
 
 # -- checking ----------------------------------------------------------------------------------------------
