@@ -14,14 +14,17 @@ from botocore.credentials import Credentials
 
 from tests.conftest import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
-__all__ = ["call", "signed_headers"]
+__all__ = ["SignerLeavingOut", "call", "signed_headers"]
 
 
-class _SignerLeavingOut(SigV4Auth):
-    """botocore's signer, except that ``left_out`` headers are sent but not signed."""
+class SignerLeavingOut(SigV4Auth):
+    """botocore's signer, except that ``left_out`` headers are sent but not signed (a hand-rolled or
+    broken client)."""
 
-    def __init__(self, credentials: Credentials, region: str, left_out: frozenset[str]) -> None:
-        super().__init__(credentials, "kms", region)
+    def __init__(
+        self, credentials: Credentials, region: str, left_out: frozenset[str], service: str = "kms"
+    ) -> None:
+        super().__init__(credentials, service, region)
         self._left_out = left_out
 
     def headers_to_sign(self, request: AWSRequest) -> Any:
@@ -39,6 +42,8 @@ def signed_headers(
     key: str = ADMIN_ACCESS_KEY,
     secret: str = ADMIN_SECRET_KEY,
     unsigned: frozenset[str] = frozenset(),
+    region: str = "us-east-1",
+    service: str = "kms",
 ) -> dict[str, str]:
     request = AWSRequest(
         method="POST",
@@ -46,7 +51,7 @@ def signed_headers(
         data=body,
         headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"TrentService.{target}"},
     )
-    _SignerLeavingOut(Credentials(key, secret), "us-east-1", unsigned).add_auth(request)
+    SignerLeavingOut(Credentials(key, secret), region, unsigned, service).add_auth(request)
     return dict(request.headers.items())
 
 

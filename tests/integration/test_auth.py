@@ -8,11 +8,9 @@ from unittest import mock
 
 import orjson
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from tests.conftest import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, aws_error, start_server
+from tests.integration.signing import signed_headers
 
 
 def raw_post(endpoint: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], dict]:
@@ -33,14 +31,8 @@ def signed(
     region: str = "us-east-1",
     service: str = "kms",
 ) -> dict[str, str]:
-    request = AWSRequest(
-        method="POST",
-        url=endpoint + "/",
-        data=body,
-        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
-    )
-    SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
-    return dict(request.headers.items())
+    operation = target.removeprefix("TrentService.")
+    return signed_headers(endpoint, operation, body, key=key, secret=secret, region=region, service=service)
 
 
 def test_wrong_secret(server):

@@ -29,6 +29,7 @@ from strongroom.errors import (
 )
 from strongroom.protocol import sigv4
 from strongroom.protocol.sigv4 import Caller, Credential, SigV4Verifier, derive_signing_key
+from tests.integration.signing import SignerLeavingOut
 
 AKID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -631,28 +632,12 @@ def test_signing_key_cache_is_bounded(
 
 
 # -- what must be signed ------------------------------------------------------------------------------------
-class _SigningWithout(botocore.auth.SigV4Auth):
-    """botocore's signer, told to leave some headers out of SignedHeaders (a hand-rolled or broken client)."""
-
-    def __init__(
-        self, credentials: botocore.credentials.Credentials, region: str, left_out: set[str]
-    ) -> None:
-        super().__init__(credentials, "kms", region)
-        self._left_out = left_out
-
-    def headers_to_sign(self, request: AWSRequest) -> object:
-        headers = super().headers_to_sign(request)
-        for name in self._left_out:
-            del headers[name]
-        return headers
-
-
 def sign_without(*left_out: str, token: str | None = None, headers: dict[str, str] | None = None) -> Req:
     """A request whose signature is *valid* but does not cover ``left_out``."""
     with mock.patch.object(
         botocore.auth,
         "SigV4Auth",
-        lambda credentials, service, region: _SigningWithout(credentials, region, set(left_out)),
+        lambda credentials, service, region: SignerLeavingOut(credentials, region, frozenset(left_out)),
     ):
         r = sign(Signing(token=token, headers=headers or {}))
     signed = r.headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
