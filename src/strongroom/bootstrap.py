@@ -120,6 +120,7 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
     account_id = store.get_meta("account_id")
     if account_id is None:
         raise DataDirError(f"data dir {data_dir.path} is not initialized")
+    ensure_grant_token_key(store, root, os.urandom)  # before any request: a request's writes may roll back
     coordinator = CacheCoordinator(store, EpochFile(data_dir.epoch))
     store.set_on_commit(coordinator.published)
     stats = CacheStats()

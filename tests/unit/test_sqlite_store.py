@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from importlib import resources
 
 from strongroom.domain.grants import Grant, GrantConstraints
@@ -115,3 +116,11 @@ def test_upgrade_from_schema_version_1(tmp_path):
     assert store.get_key("us-east-1", "k") is not None
     assert store.get_key_policy("us-east-1", "k") is None
     assert store.list_grants("us-east-1", "k") == []
+
+
+def test_add_meta_never_overwrites(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite")
+    store.add_meta("grant_token_key", "first")
+    store.add_meta("grant_token_key", "second")  # a racing process: the first value stays
+    assert store.get_meta("grant_token_key") == "first"
+    store.close()

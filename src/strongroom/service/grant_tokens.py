@@ -11,9 +11,9 @@ stored in the ``meta`` table wrapped under the root of trust (bound to the conte
 :class:`~strongroom.keystore.base.RootOfTrust`, which may later be an HSM.
 
 The key is created by :func:`ensure_grant_token_key`, which ``strongroom.bootstrap.initialize`` runs
-before any worker starts, so workers only ever read it. A store that somehow lacks it (a data dir set up
-by hand, a unit test) gets one on first use; the value is read back from the store afterwards, so two
-processes racing there end up with whichever the store kept, at worst after one token of the loser fails.
+before any worker starts, and each worker again when it starts (outside any request, whose writes could
+be rolled back), so requests only ever read it. Creating it never overwrites one: of two processes
+racing to create it, the first one's is kept, and both read it back.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def ensure_grant_token_key(
     """Create the grant-token key if the store has none (idempotent)."""
     if store.get_meta(GRANT_TOKEN_KEY_META) is None:
         wrapped = root.wrap(random_bytes(_KEY_BYTES), _WRAP_CONTEXT)
-        store.set_meta(GRANT_TOKEN_KEY_META, base64.b64encode(wrapped).decode("ascii"))
+        store.add_meta(GRANT_TOKEN_KEY_META, base64.b64encode(wrapped).decode("ascii"))
 
 
 def _load_key(store: MetadataStore, root: RootOfTrust, random_bytes: Callable[[int], bytes]) -> bytes:

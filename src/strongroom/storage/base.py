@@ -123,6 +123,9 @@ class MetadataStore(Protocol):
     # -- installation metadata -----------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None: ...
     def set_meta(self, name: str, value: str) -> None: ...
+    def add_meta(self, name: str, value: str) -> None:
+        """Set ``name`` only if it has no value yet (the first of two racing processes wins)."""
+        ...
 
     # -- change log ----------------------------------------------------------------------------------
     def changes_since(self, seq: int) -> tuple[list[Change], int]:

@@ -27,6 +27,12 @@ class SqliteStore(KeyTables, IdentityTables, SqliteConnection):
                 (name, value, value),
             )
 
+    def add_meta(self, name: str, value: str) -> None:
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES (?,?) ON CONFLICT(name) DO NOTHING", (name, value)
+            )
+
     # -- change log ----------------------------------------------------------------------------------
     def changes_since(self, seq: int) -> tuple[list[Change], int]:
         with self._lock:
