@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 
 from strongroom.domain.grants import Grant, GrantConstraints
 from strongroom.domain.identities import IamPrincipal, PrincipalKind, principal_arn
