@@ -23,6 +23,8 @@ __all__ = [
     "AlreadyExistsException",
     "AuthError",
     "ClientError",
+    "CloudHsmClusterNotFoundException",
+    "CustomKeyStoreNotFoundException",
     "DependencyTimeoutException",
     "DisabledException",
     "DryRunOperationException",
@@ -169,6 +171,14 @@ class InvalidGrantTokenException(ClientError):
 
 class UnsupportedOperationException(ClientError):
     code = "UnsupportedOperationException"
+
+
+class CustomKeyStoreNotFoundException(ClientError):
+    code = "CustomKeyStoreNotFoundException"
+
+
+class CloudHsmClusterNotFoundException(ClientError):
+    code = "CloudHsmClusterNotFoundException"
 
 
 class LimitExceededException(ClientError):

@@ -94,6 +94,8 @@ _SECRET_MEMBERS: Final = frozenset(
         "EncryptedKeyMaterial",
         "ImportToken",
         "GrantToken",
+        "KeyStorePassword",  # custom key stores: the CloudHSM kmsuser's password
+        "XksProxyAuthenticationCredential",  # and the external key store proxy's secret
     }
 )
 

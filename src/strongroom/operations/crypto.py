@@ -27,6 +27,7 @@ from strongroom.errors import (
 from strongroom.operations.authz import authorize_account_action, authorize_key
 from strongroom.operations.common import b64, check_dry_run, require_symmetric_algorithm
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.custom_key_stores import no_such_store
 from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
 
 __all__ = [
@@ -441,7 +442,7 @@ def generate_random(ctx: RequestContext, svc: Services, params: dict[str, Any]) 
     attestation = attestation_of(svc, params)
     authorize_account_action(ctx, svc, "GenerateRandom", extra=attestation_conditions(attestation) or None)
     if params.get("CustomKeyStoreId") is not None:
-        raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
+        raise no_such_store(params["CustomKeyStoreId"])
     random = svc.rng.bytes(int(count))
     if attestation is not None:
         return {"CiphertextForRecipient": for_recipient(attestation, random)}

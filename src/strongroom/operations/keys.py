@@ -20,6 +20,7 @@ from strongroom.errors import InvalidMarkerException, UnsupportedOperationExcept
 from strongroom.operations.authz import authorize_account_action, authorize_key, tag_context
 from strongroom.operations.common import page, page_limit
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.custom_key_stores import no_such_store
 from strongroom.operations.policies import checked_key_policy
 from strongroom.operations.shapes import key_metadata
 
@@ -79,11 +80,13 @@ def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
 
 def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
     spec, usage = _spec_and_usage(params)
+    if params.get("CustomKeyStoreId") is not None:
+        raise no_such_store(params["CustomKeyStoreId"])
     origin_name = params.get("Origin") or Origin.AWS_KMS.value
     if origin_name != Origin.AWS_KMS:  # EXTERNAL (imported material), custom key stores
         raise not_implemented("Origin", origin_name)
     origin = Origin.AWS_KMS
-    if params.get("CustomKeyStoreId") is not None or params.get("XksKeyId") is not None:
+    if params.get("XksKeyId") is not None:
         raise UnsupportedOperationException("Custom key stores are not supported by Strongroom.")
     tags = [(t["TagKey"], t["TagValue"]) for t in params.get("Tags") or ()]
     validate_new_tags(tags)

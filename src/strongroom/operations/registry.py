@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from strongroom.operations import aliases, asymmetric, crypto, grants, keys, policies, tags, usage
+from strongroom.operations import (
+    aliases,
+    asymmetric,
+    crypto,
+    custom_key_stores,
+    grants,
+    keys,
+    policies,
+    tags,
+    usage,
+)
 from strongroom.operations.context import Handler
 
 __all__ = ["OPERATIONS"]
@@ -56,5 +66,12 @@ OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
         "TagResource": tags.tag_resource,
         "UntagResource": tags.untag_resource,
         "ListResourceTags": tags.list_resource_tags,
+        # custom key stores (none exist yet)
+        "CreateCustomKeyStore": custom_key_stores.create_custom_key_store,
+        "DescribeCustomKeyStores": custom_key_stores.describe_custom_key_stores,
+        "UpdateCustomKeyStore": custom_key_stores.update_custom_key_store,
+        "DeleteCustomKeyStore": custom_key_stores.delete_custom_key_store,
+        "ConnectCustomKeyStore": custom_key_stores.connect_custom_key_store,
+        "DisconnectCustomKeyStore": custom_key_stores.disconnect_custom_key_store,
     }
 )
