@@ -44,14 +44,24 @@ def test_both_policies_allow(kms: Any, user_b: Identity) -> None:
     assert client.describe_key(KeyId=key["Arn"])["KeyMetadata"]["AWSAccountId"] == ACCOUNT_ID
     client.re_encrypt(CiphertextBlob=blob, DestinationKeyId=key["Arn"])
 
-    # Only by ARN: a bare key id, or A's alias, names nothing in account B.
+    # By key ARN or alias ARN ("To specify a KMS key in a different AWS account, you must use its key ARN
+    # or alias ARN"): a bare key id, or A's alias name, names nothing in account B.
+    alias_arn = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:alias/shared-{key['KeyId'][:8]}"
+    by_alias = client.encrypt(KeyId=alias_arn, Plaintext=b"by alias ARN")
+    assert by_alias["KeyId"] == key["Arn"]
+    assert kms.decrypt(CiphertextBlob=by_alias["CiphertextBlob"])["Plaintext"] == b"by alias ARN"
+    assert client.describe_key(KeyId=alias_arn)["KeyMetadata"]["Arn"] == key["Arn"]
+    missing = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:alias/no-such-alias"
+    assert aws_error(client.encrypt, KeyId=missing, Plaintext=b"x") == (
+        "NotFoundException",
+        f"Alias {missing} is not found.",
+        400,
+    )
     assert aws_error(client.encrypt, KeyId=key["KeyId"], Plaintext=b"x") == (
         "NotFoundException",
         f"Key 'arn:aws:kms:us-east-1:{ACCOUNT_B}:key/{key['KeyId']}' does not exist",
         400,
     )
-    alias_arn = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:alias/shared-{key['KeyId'][:8]}"
-    assert aws_error(client.encrypt, KeyId=alias_arn, Plaintext=b"x")[0] == "NotFoundException"
     assert aws_error(client.encrypt, KeyId=f"alias/shared-{key['KeyId'][:8]}", Plaintext=b"x")[0] == (
         "NotFoundException"
     )

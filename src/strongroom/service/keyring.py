@@ -127,12 +127,11 @@ class KeyRepository:
         return key
 
     def _check_arn_scope(self, principal: Principal, ref: KeyRef) -> None:
+        """An ARN names a key (or alias) in its own account, which may be another one: a key of
+        another account is used by its key ARN or alias ARN (authorization then decides); a bare key id
+        or alias name always means the caller's account."""
         if ref.region is not None and ref.region != principal.region:
             raise NotFoundException(f"Invalid arn {ref.region}")
-        if ref.kind is RefKind.ALIAS and ref.account is not None and ref.account != principal.account_id:
-            raise NotFoundException(
-                f"Alias {alias_arn(principal.region, ref.account, ref.name)} is not found."
-            )
 
     def _alias_target(self, account: str, region: str, name: str) -> str | None:
         cached = self._aliases.get((account, region, name))
