@@ -29,7 +29,7 @@ from strongroom.observability.disk import DiskSpace
 from strongroom.observability.health import HealthChecks
 from strongroom.observability.metrics import Metrics
 from strongroom.operations.context import Services
-from strongroom.operations.registry import OPERATIONS
+from strongroom.operations.registry import CATALOG
 from strongroom.protocol.app import KmsApplication
 from strongroom.protocol.model import load_kms_model
 from strongroom.protocol.sigv4 import SigV4Verifier
@@ -143,7 +143,7 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         else:
             sink = FileAuditSink(data_dir.audit, on_flush=metrics.observe_flush, shared=config.workers > 1)
         audit = AuditRecorder(sink)
-        usage = LastUsageIndex(data_dir.audit)
+        usage = LastUsageIndex(data_dir.audit, CATALOG.cryptographic)
     volume = DiskSpace([data_dir.path, data_dir.audit])
     health = HealthChecks(
         storage=lambda: store.get_meta("account_id"),
@@ -159,13 +159,14 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         services=Services(
             keys=keys,
             auth=authorizer,
+            catalog=CATALOG,
             clock=clock,
             rng=rng,
             key_usage=usage,
             attestation_roots=load_attestation_roots(config.attestation_roots),
         ),
         coordinator=coordinator,
-        operations=OPERATIONS,
+        catalog=CATALOG,
         known_operations=model.operation_names,
         audit=audit,
         metrics=metrics,

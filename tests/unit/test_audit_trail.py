@@ -14,9 +14,10 @@ import pytest
 
 from strongroom.audit.appender import TrailAppender, list_segments
 from strongroom.audit.chain import GENESIS, LinkError, format_line, link_hash, parse_line, segment_name
-from strongroom.audit.events import AuditedCall, build_event, event_from_summary, is_read_only, summarize
+from strongroom.audit.events import AuditedCall, build_event, event_from_summary, summarize
 from strongroom.audit.file_sink import FileAuditSink
 from strongroom.audit.trail import EventFilter, LastUsageIndex, select, verify
+from strongroom.operations.registry import CATALOG
 
 
 def test_line_format_known_answer() -> None:
@@ -49,6 +50,8 @@ def call(**changes: object) -> AuditedCall:
     base.principal_arn = "arn:aws:iam::111122223333:user/path/alice"
     for name, value in changes.items():
         setattr(base, name, value)
+    if "read_only" not in changes:  # as the edge sets it, from the operation's declaration
+        base.read_only = CATALOG.is_read_only(base.operation)
     return base
 
 
@@ -132,7 +135,9 @@ def test_management_events_keep_their_response_without_secrets() -> None:
         "gone",
         None,
     )
-    assert is_read_only("ListGrants") and is_read_only("Decrypt") and not is_read_only("ScheduleKeyDeletion")
+    assert CATALOG.is_read_only("ListGrants") and CATALOG.is_read_only("Decrypt")
+    assert not CATALOG.is_read_only("ScheduleKeyDeletion")
+    assert CATALOG.is_read_only("GetKeyRotationStatus")  # not implemented: judged by its name
     unknown = build_event(AuditedCall("r", 0.0), None, "MissingAuthenticationTokenException", "no")
     assert unknown["userIdentity"] == {"type": "Unknown"} and unknown["requestParameters"] is None
 
@@ -205,7 +210,7 @@ def test_group_commit_and_async_waiters(tmp_path: Path) -> None:
 def test_last_usage_index_reads_only_what_is_new(tmp_path: Path) -> None:
     arn = "arn:aws:kms:us-east-1:111122223333:key/k"
     appender = TrailAppender(tmp_path)
-    index = LastUsageIndex(tmp_path)
+    index = LastUsageIndex(tmp_path, CATALOG.cryptographic)
     assert index.lookup(arn) is None and index.tracking_start() is None
 
     def record(operation: str, request_id: str, error: str | None = None) -> None:

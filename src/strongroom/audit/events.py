@@ -37,16 +37,13 @@ import orjson
 from strongroom.clock import CounterIds
 
 __all__ = [
-    "CRYPTOGRAPHIC_OPERATIONS",
     "MAX_DEPTH",
     "MAX_ELEMENT_BYTES",
     "MAX_SUMMARY_BYTES",
     "MAX_TEXT_CHARS",
-    "READ_ONLY_OPERATIONS",
     "AuditedCall",
     "build_event",
     "event_from_summary",
-    "is_read_only",
     "summarize",
     "unreadable_event",
 ]
@@ -54,29 +51,6 @@ __all__ = [
 EVENT_VERSION: Final = "1.11"
 EVENT_SOURCE: Final = "kms.amazonaws.com"
 KEY_RESOURCE_TYPE: Final = "AWS::KMS::Key"
-
-# The operations GetKeyLastUsage counts (its KeyLastUsageTrackingOperation enum); ReEncrypt is logged as
-# one event and counts for both its keys.
-CRYPTOGRAPHIC_OPERATIONS: Final = frozenset(
-    {
-        "Decrypt",
-        "DeriveSharedSecret",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateMac",
-        "ReEncrypt",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-    }
-)
-READ_ONLY_OPERATIONS: Final = CRYPTOGRAPHIC_OPERATIONS | frozenset(
-    {"GenerateRandom", "GetPublicKey", "GetKeyLastUsage"}
-)
-_READ_PREFIXES: Final = ("Describe", "Get", "List")
 
 _SECRET_MEMBERS: Final = frozenset(
     {
@@ -118,10 +92,6 @@ def _event_time(when: float) -> str:
     if _last_second[0] != second:
         _last_second[0], _last_second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
     return str(_last_second[1])
-
-
-def is_read_only(operation: str) -> bool:
-    return operation in READ_ONLY_OPERATIONS or operation.startswith(_READ_PREFIXES)
 
 
 def _grant_token_digest(token: object) -> str:
@@ -192,6 +162,8 @@ class AuditedCall:
     #: The size of the request body the parameters came from: a bound on their serialized size, so
     #: only a large body costs a measurement.
     body_bytes: int = 0
+    #: Whether the call changes nothing (its operation's declaration; the edge sets it).
+    read_only: bool = False
 
 
 def _user_identity(call: AuditedCall) -> dict[str, Any]:
@@ -254,7 +226,7 @@ def summarize(
     whole (redacted) response of a successful change, otherwise just its key material id."""
     kept: Mapping[str, Any] | None = None
     if response is not None and error_code is None:
-        if not is_read_only(call.operation):
+        if not call.read_only:
             kept = _redacted(response)
         elif response.get("KeyMaterialId"):
             kept = {"KeyMaterialId": response["KeyMaterialId"]}
@@ -283,6 +255,7 @@ def summarize(
         error_code,
         error_message,
         omitted,
+        call.read_only,
     ]
     try:
         summary = orjson.dumps(fields)
@@ -322,10 +295,10 @@ def event_from_summary(summary: bytes, event_id: str | None = None) -> bytes:
         fields = orjson.loads(summary)
         (request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
          principal_arn, parameters, key_arns, response, error_code, error_message,
-         omitted) = fields  # fmt: skip
+         omitted, read_only) = fields  # fmt: skip
         call = AuditedCall(
             request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
-            principal_arn, parameters, key_arns,
+            principal_arn, parameters, key_arns, read_only=bool(read_only),
         )  # fmt: skip
         event = _shape(call, response, error_code, error_message, event_id)
         if omitted:
@@ -374,7 +347,7 @@ def _shape(
     error_message: str | None,
     event_id: str | None,
 ) -> dict[str, Any]:
-    read_only = is_read_only(call.operation)
+    read_only = call.read_only
     parameters = _camel_members(call.parameters) if call.parameters is not None else None
     if call.operation == "Decrypt" and isinstance(parameters, dict) and error_code is None:
         parameters.setdefault("encryptionAlgorithm", "SYMMETRIC_DEFAULT")

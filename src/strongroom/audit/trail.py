@@ -19,7 +19,6 @@ import orjson
 
 from strongroom.audit.appender import list_segments
 from strongroom.audit.chain import GENESIS, Link, LinkError, link_hash, parse_line
-from strongroom.audit.events import CRYPTOGRAPHIC_OPERATIONS
 
 __all__ = ["EventFilter", "LastUsage", "LastUsageIndex", "VerifyReport", "iter_links", "select", "verify"]
 
@@ -139,8 +138,10 @@ class LastUsageIndex:
     The trail is read once, then only what was appended since (by any worker), on each lookup: the
     answer covers every request answered before the lookup."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tracked: frozenset[str]) -> None:
+        """``tracked``: the cryptographic operations (names as the trail's ``eventName``) that count."""
         self.directory = directory
+        self._tracked = tracked
         self._positions: dict[str, int] = {}  # segment name -> bytes already read
         self._last: dict[str, LastUsage] = {}
 
@@ -180,7 +181,7 @@ class LastUsageIndex:
             event = orjson.loads(parse_line(line).event)
         except (LinkError, orjson.JSONDecodeError):
             return
-        if event.get("errorCode") or event.get("eventName") not in CRYPTOGRAPHIC_OPERATIONS:
+        if event.get("errorCode") or event.get("eventName") not in self._tracked:
             return
         usage = LastUsage(
             event["eventName"],

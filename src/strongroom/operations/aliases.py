@@ -17,8 +17,9 @@ from strongroom.errors import (
 from strongroom.operations.authz import authorize_account_action, authorize_alias, authorize_key
 from strongroom.operations.common import page, page_limit
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Access, Operation
 
-__all__ = ["create_alias", "delete_alias", "list_aliases", "update_alias"]
+__all__ = ["DECLARATIONS", "create_alias", "delete_alias", "list_aliases", "update_alias"]
 
 MAX_ALIASES_PER_KEY = 50
 
@@ -114,3 +115,11 @@ def list_aliases(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
         for a in aliases[:limit]
     ]
     return page(entries, limit, "Aliases", aliases[limit - 1].name if len(aliases) > limit else None)
+
+
+DECLARATIONS = (
+    Operation("CreateAlias", create_alias, Access.CHANGE),
+    Operation("UpdateAlias", update_alias, Access.CHANGE),
+    Operation("DeleteAlias", delete_alias, Access.CHANGE),
+    Operation("ListAliases", list_aliases, Access.READ),
+)

@@ -21,9 +21,18 @@ from strongroom.errors import (
 from strongroom.operations.authz import authorize_key
 from strongroom.operations.common import b64, check_dry_run
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Access, GrantKeys, Operation
 from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
 
-__all__ = ["derive_shared_secret", "generate_mac", "get_public_key", "sign", "verify", "verify_mac"]
+__all__ = [
+    "DECLARATIONS",
+    "derive_shared_secret",
+    "generate_mac",
+    "get_public_key",
+    "sign",
+    "verify",
+    "verify_mac",
+]
 
 
 def _key_for(
@@ -156,3 +165,32 @@ def derive_shared_secret(ctx: RequestContext, svc: Services, params: dict[str, A
         "KeyAgreementAlgorithm": algorithm,
         "KeyOrigin": key.origin.value,
     }
+
+
+DECLARATIONS = (
+    Operation(
+        "GetPublicKey",
+        get_public_key,
+        Access.READ,
+        cross_account=True,
+        grant_keys=GrantKeys.RSA_ENCRYPTION | GrantKeys.SIGNING | GrantKeys.KEY_AGREEMENT,
+        grant_constraints=False,
+    ),
+    Operation("Sign", sign, Access.CRYPTOGRAPHIC, cross_account=True, grant_keys=GrantKeys.SIGNING),
+    Operation("Verify", verify, Access.CRYPTOGRAPHIC, cross_account=True, grant_keys=GrantKeys.SIGNING),
+    Operation(
+        "GenerateMac",
+        generate_mac,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.MAC,
+    ),
+    Operation("VerifyMac", verify_mac, Access.CRYPTOGRAPHIC, cross_account=True, grant_keys=GrantKeys.MAC),
+    Operation(
+        "DeriveSharedSecret",
+        derive_shared_secret,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.KEY_AGREEMENT,
+    ),
+)

@@ -16,39 +16,11 @@ from strongroom.operations.context import RequestContext, Services
 from strongroom.service.authorization import LazyContext
 
 __all__ = [
-    "CROSS_ACCOUNT_OPERATIONS",
     "authorize_account_action",
     "authorize_alias",
     "authorize_key",
     "identity_permits",
 ]
-
-# The operations AWS KMS lets a principal of another account perform on a key ("Cross-account use: Yes" in
-# the API reference). Any other operation on another account's key is denied whatever the policies say.
-CROSS_ACCOUNT_OPERATIONS = frozenset(
-    {
-        "CreateGrant",
-        "Decrypt",
-        "DeriveSharedSecret",
-        "DescribeKey",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateMac",
-        "GetKeyRotationStatus",
-        "GetPublicKey",
-        "ListGrants",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "RetireGrant",
-        "RevokeGrant",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-    }
-)
 
 
 def _common(ctx: RequestContext, svc: Services) -> dict[str, ContextValue]:
@@ -101,7 +73,7 @@ def authorize_key(
 ) -> None:
     ctx.resolved_keys.append(key.arn)
     grant_ids = grant_ids_of(svc, grant_tokens)
-    if key.account_id != ctx.principal.account_id and operation not in CROSS_ACCOUNT_OPERATIONS:
+    if key.account_id != ctx.principal.account_id and not svc.catalog.crosses_accounts(operation):
         raise AccessDeniedException(
             f"User: {ctx.principal.arn} is not authorized to perform: kms:{operation} on resource: "
             f"{key.arn} because no resource-based policy allows the kms:{operation} action"
@@ -129,6 +101,7 @@ def authorize_key(
         encryption_context=encryption_context,
         grant_ids=grant_ids,
         child_grant=child_grant,
+        grant_constraints_apply=svc.catalog.grant_constraints_apply(operation),
     )
 
 

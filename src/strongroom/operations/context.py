@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from strongroom.clock import Clock, Random
 from strongroom.service.authorization import Authorizer
 from strongroom.service.keyring import KeyRepository, Principal
+
+if TYPE_CHECKING:
+    from strongroom.operations.declaration import Catalog
 
 __all__ = ["Handler", "KeyUsageSource", "RequestContext", "Services"]
 
@@ -38,6 +41,7 @@ class Services:
     auth: Authorizer
     clock: Clock
     rng: Random
+    catalog: Catalog  # every operation's declaration (strongroom.operations.registry)
     key_usage: KeyUsageSource | None = None  # None when the audit trail is off
     # DER root certificates trusted for Nitro Enclaves attestation documents (``Recipient``)
     attestation_roots: tuple[bytes, ...] = ()

@@ -28,9 +28,11 @@ from strongroom.operations.authz import authorize_account_action, authorize_key
 from strongroom.operations.common import b64, check_dry_run, require_symmetric_algorithm
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.custom_key_stores import no_such_store
+from strongroom.operations.declaration import Access, GrantKeys, Operation
 from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
 
 __all__ = [
+    "DECLARATIONS",
     "decrypt",
     "encrypt",
     "generate_data_key",
@@ -447,3 +449,58 @@ def generate_random(ctx: RequestContext, svc: Services, params: dict[str, Any]) 
     if attestation is not None:
         return {"CiphertextForRecipient": for_recipient(attestation, random)}
     return {"Plaintext": b64(random)}
+
+
+DECLARATIONS = (
+    Operation(
+        "GenerateDataKey",
+        generate_data_key,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.SYMMETRIC,
+    ),
+    Operation(
+        "GenerateDataKeyWithoutPlaintext",
+        generate_data_key_without_plaintext,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.SYMMETRIC,
+    ),
+    Operation(
+        "Encrypt",
+        encrypt,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.SYMMETRIC | GrantKeys.RSA_ENCRYPTION,
+    ),
+    Operation(
+        "Decrypt",
+        decrypt,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.SYMMETRIC | GrantKeys.RSA_ENCRYPTION,
+    ),
+    Operation(
+        "ReEncrypt",
+        re_encrypt,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.SYMMETRIC | GrantKeys.RSA_ENCRYPTION,
+        actions=("ReEncryptFrom", "ReEncryptTo"),
+    ),
+    Operation("GenerateRandom", generate_random, Access.READ),
+    Operation(
+        "GenerateDataKeyPair",
+        generate_data_key_pair,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.SYMMETRIC,
+    ),
+    Operation(
+        "GenerateDataKeyPairWithoutPlaintext",
+        generate_data_key_pair_without_plaintext,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.SYMMETRIC,
+    ),
+)

@@ -21,8 +21,10 @@ from strongroom.errors import (
 from strongroom.operations.authz import authorize_account_action
 from strongroom.operations.common import marker_offset, page_limit
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Access, Operation
 
 __all__ = [
+    "DECLARATIONS",
     "connect_custom_key_store",
     "create_custom_key_store",
     "delete_custom_key_store",
@@ -77,3 +79,13 @@ def connect_custom_key_store(ctx: RequestContext, svc: Services, params: dict[st
 
 def disconnect_custom_key_store(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     _named_store(ctx, svc, params, "DisconnectCustomKeyStore")
+
+
+DECLARATIONS = (
+    Operation("CreateCustomKeyStore", create_custom_key_store, Access.CHANGE),
+    Operation("DescribeCustomKeyStores", describe_custom_key_stores, Access.READ),
+    Operation("UpdateCustomKeyStore", update_custom_key_store, Access.CHANGE),
+    Operation("DeleteCustomKeyStore", delete_custom_key_store, Access.CHANGE),
+    Operation("ConnectCustomKeyStore", connect_custom_key_store, Access.CHANGE),
+    Operation("DisconnectCustomKeyStore", disconnect_custom_key_store, Access.CHANGE),
+)

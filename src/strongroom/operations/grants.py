@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from strongroom.domain.grants import ChildGrant, Grant, GrantConstraints
 from strongroom.domain.ids import root_principal
-from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey
+from strongroom.domain.keys import KeySpec, KmsKey
 from strongroom.errors import (
     AccessDeniedException,
     InvalidArnException,
@@ -26,24 +26,17 @@ from strongroom.operations.authz import (
 )
 from strongroom.operations.common import check_dry_run, marker_offset, page, page_limit
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Access, GrantKeys, Operation
 
-__all__ = ["create_grant", "list_grants", "list_retirable_grants", "retire_grant", "revoke_grant"]
+__all__ = [
+    "DECLARATIONS",
+    "create_grant",
+    "list_grants",
+    "list_retirable_grants",
+    "retire_grant",
+    "revoke_grant",
+]
 
-_SYMMETRIC_OPERATIONS = frozenset(
-    {
-        "Decrypt",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "CreateGrant",
-        "RetireGrant",
-        "DescribeKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-    }
-)
 MAX_CONSTRAINT_PAIRS = 8
 MAX_CONSTRAINT_VALUE = 384
 
@@ -90,20 +83,9 @@ def _constraints(raw: dict[str, Any] | None) -> GrantConstraints | None:
     )
 
 
-# The grant operations a key of each kind accepts (DG "Grant operations"), beyond the symmetric list.
-_COMMON_OPERATIONS = frozenset({"CreateGrant", "RetireGrant", "DescribeKey"})
-_OPERATIONS_BY_USAGE = {
-    KeyUsage.ENCRYPT_DECRYPT: _COMMON_OPERATIONS
-    | {"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"},
-    KeyUsage.SIGN_VERIFY: _COMMON_OPERATIONS | {"Sign", "Verify", "GetPublicKey"},
-    KeyUsage.GENERATE_VERIFY_MAC: _COMMON_OPERATIONS | {"GenerateMac", "VerifyMac"},
-    KeyUsage.KEY_AGREEMENT: _COMMON_OPERATIONS | {"DeriveSharedSecret", "GetPublicKey"},
-}
-
-
-def _check_operations(key: KmsKey, operations: Sequence[str]) -> None:
-    symmetric = key.key_spec is KeySpec.SYMMETRIC_DEFAULT and key.key_usage is KeyUsage.ENCRYPT_DECRYPT
-    allowed = _SYMMETRIC_OPERATIONS if symmetric else _OPERATIONS_BY_USAGE[key.key_usage]
+def _check_operations(svc: Services, key: KmsKey, operations: Sequence[str]) -> None:
+    """A grant may name only the operations its key's kind accepts (DG "Grant operations")."""
+    allowed = svc.catalog.grant_operations(key)
     invalid = [op for op in operations if op not in allowed]
     if invalid:
         raise ValidationException(f"Grant operations {', '.join(invalid)} are not valid for {key.arn}.")
@@ -148,7 +130,7 @@ def create_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
         grant_tokens=params.get("GrantTokens"),
     )
     key.require_usable()
-    _check_operations(key, operations)
+    _check_operations(svc, key, operations)
     if constraints is not None and key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
         # encryption context binds only symmetric ciphertexts (message [UNCONFIRMED])
         raise ValidationException("Grant constraints are valid only for symmetric encryption KMS keys.")
@@ -311,3 +293,19 @@ def revoke_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
         raise NotFoundException(f"Grant ID {params['GrantId']} not found for {key.arn}.")
     check_dry_run(params)
     svc.keys.delete_grant(grant.grant_id)
+
+
+DECLARATIONS = (
+    Operation("CreateGrant", create_grant, Access.CHANGE, cross_account=True, grant_keys=GrantKeys.ALL),
+    Operation("ListGrants", list_grants, Access.READ, cross_account=True),
+    Operation("ListRetirableGrants", list_retirable_grants, Access.READ),
+    Operation(
+        "RetireGrant",
+        retire_grant,
+        Access.CHANGE,
+        cross_account=True,
+        grant_keys=GrantKeys.ALL,
+        grant_constraints=False,
+    ),
+    Operation("RevokeGrant", revoke_grant, Access.CHANGE, cross_account=True),
+)

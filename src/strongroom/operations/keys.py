@@ -21,10 +21,12 @@ from strongroom.operations.authz import authorize_account_action, authorize_key,
 from strongroom.operations.common import page, page_limit
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.custom_key_stores import no_such_store
+from strongroom.operations.declaration import Access, GrantKeys, Operation
 from strongroom.operations.policies import checked_key_policy
 from strongroom.operations.shapes import key_metadata
 
 __all__ = [
+    "DECLARATIONS",
     "cancel_key_deletion",
     "create_key",
     "describe_key",
@@ -193,3 +195,22 @@ def update_key_description(ctx: RequestContext, svc: Services, params: dict[str,
     authorize_key(ctx, svc, key, "UpdateKeyDescription")
     key.require_not_pending_deletion()
     svc.keys.save(key.changed(description=params["Description"]))
+
+
+DECLARATIONS = (
+    Operation("CreateKey", create_key, Access.CHANGE),
+    Operation(
+        "DescribeKey",
+        describe_key,
+        Access.READ,
+        cross_account=True,
+        grant_keys=GrantKeys.ALL,
+        grant_constraints=False,
+    ),
+    Operation("ListKeys", list_keys, Access.READ),
+    Operation("EnableKey", enable_key, Access.CHANGE),
+    Operation("DisableKey", disable_key, Access.CHANGE),
+    Operation("ScheduleKeyDeletion", schedule_key_deletion, Access.CHANGE),
+    Operation("CancelKeyDeletion", cancel_key_deletion, Access.CHANGE),
+    Operation("UpdateKeyDescription", update_key_description, Access.CHANGE),
+)

@@ -16,8 +16,9 @@ from strongroom.errors import (
 )
 from strongroom.operations.authz import authorize_key
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Access, Operation
 
-__all__ = ["checked_key_policy", "get_key_policy", "list_key_policies", "put_key_policy"]
+__all__ = ["DECLARATIONS", "checked_key_policy", "get_key_policy", "list_key_policies", "put_key_policy"]
 
 _IAM_IDENTITY = re.compile(r"arn:aws[\w-]*:iam::\d{12}:(user|role)/.+")
 LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
@@ -70,3 +71,10 @@ def list_key_policies(ctx: RequestContext, svc: Services, params: dict[str, Any]
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "ListKeyPolicies")
     return {"PolicyNames": [DEFAULT_POLICY_NAME], "Truncated": False}
+
+
+DECLARATIONS = (
+    Operation("GetKeyPolicy", get_key_policy, Access.READ),
+    Operation("PutKeyPolicy", put_key_policy, Access.CHANGE),
+    Operation("ListKeyPolicies", list_key_policies, Access.READ),
+)

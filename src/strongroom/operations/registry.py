@@ -1,8 +1,12 @@
-"""The one table that maps ``TrentService.<Operation>`` to its handler."""
+"""The one table of operations: every family module's declarations, collected into one catalog.
+
+Adding an operation touches its family module (the handler and its :class:`Operation` declaration) and,
+for a new family, the tuple below; nothing else lists operations.
+"""
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from collections.abc import Mapping
 
 from strongroom.operations import (
     aliases,
@@ -16,62 +20,15 @@ from strongroom.operations import (
     usage,
 )
 from strongroom.operations.context import Handler
+from strongroom.operations.declaration import Catalog
 
-__all__ = ["OPERATIONS"]
+__all__ = ["CATALOG", "OPERATIONS"]
 
-OPERATIONS: MappingProxyType[str, Handler] = MappingProxyType(
-    {
-        # key lifecycle
-        "CreateKey": keys.create_key,
-        "DescribeKey": keys.describe_key,
-        "ListKeys": keys.list_keys,
-        "EnableKey": keys.enable_key,
-        "DisableKey": keys.disable_key,
-        "ScheduleKeyDeletion": keys.schedule_key_deletion,
-        "CancelKeyDeletion": keys.cancel_key_deletion,
-        "UpdateKeyDescription": keys.update_key_description,
-        "GetKeyLastUsage": usage.get_key_last_usage,
-        # symmetric cryptography
-        "GenerateDataKey": crypto.generate_data_key,
-        "GenerateDataKeyWithoutPlaintext": crypto.generate_data_key_without_plaintext,
-        "Encrypt": crypto.encrypt,
-        "Decrypt": crypto.decrypt,
-        "ReEncrypt": crypto.re_encrypt,
-        "GenerateRandom": crypto.generate_random,
-        "GenerateDataKeyPair": crypto.generate_data_key_pair,
-        "GenerateDataKeyPairWithoutPlaintext": crypto.generate_data_key_pair_without_plaintext,
-        # asymmetric and HMAC keys
-        "GetPublicKey": asymmetric.get_public_key,
-        "Sign": asymmetric.sign,
-        "Verify": asymmetric.verify,
-        "GenerateMac": asymmetric.generate_mac,
-        "VerifyMac": asymmetric.verify_mac,
-        "DeriveSharedSecret": asymmetric.derive_shared_secret,
-        # aliases
-        "CreateAlias": aliases.create_alias,
-        "UpdateAlias": aliases.update_alias,
-        "DeleteAlias": aliases.delete_alias,
-        "ListAliases": aliases.list_aliases,
-        # key policies
-        "GetKeyPolicy": policies.get_key_policy,
-        "PutKeyPolicy": policies.put_key_policy,
-        "ListKeyPolicies": policies.list_key_policies,
-        # grants
-        "CreateGrant": grants.create_grant,
-        "ListGrants": grants.list_grants,
-        "ListRetirableGrants": grants.list_retirable_grants,
-        "RetireGrant": grants.retire_grant,
-        "RevokeGrant": grants.revoke_grant,
-        # tags
-        "TagResource": tags.tag_resource,
-        "UntagResource": tags.untag_resource,
-        "ListResourceTags": tags.list_resource_tags,
-        # custom key stores (none exist yet)
-        "CreateCustomKeyStore": custom_key_stores.create_custom_key_store,
-        "DescribeCustomKeyStores": custom_key_stores.describe_custom_key_stores,
-        "UpdateCustomKeyStore": custom_key_stores.update_custom_key_store,
-        "DeleteCustomKeyStore": custom_key_stores.delete_custom_key_store,
-        "ConnectCustomKeyStore": custom_key_stores.connect_custom_key_store,
-        "DisconnectCustomKeyStore": custom_key_stores.disconnect_custom_key_store,
-    }
+CATALOG = Catalog(
+    declaration
+    for family in (keys, usage, crypto, asymmetric, aliases, policies, grants, tags, custom_key_stores)
+    for declaration in family.DECLARATIONS
 )
+
+#: ``TrentService.<Operation>`` -> handler
+OPERATIONS: Mapping[str, Handler] = CATALOG.handlers

@@ -8,8 +8,9 @@ from strongroom.domain.tags import merge_tags, remove_tags
 from strongroom.operations.authz import authorize_key, tag_context
 from strongroom.operations.common import marker_offset, page, page_limit
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Access, Operation
 
-__all__ = ["list_resource_tags", "tag_resource", "untag_resource"]
+__all__ = ["DECLARATIONS", "list_resource_tags", "tag_resource", "untag_resource"]
 
 
 def tag_resource(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
@@ -36,3 +37,10 @@ def list_resource_tags(ctx: RequestContext, svc: Services, params: dict[str, Any
     entries = [{"TagKey": k, "TagValue": v} for k, v in chunk]
     more = start + limit < len(key.tags)
     return page(entries, limit, "Tags", str(start + limit) if more else None)
+
+
+DECLARATIONS = (
+    Operation("TagResource", tag_resource, Access.CHANGE),
+    Operation("UntagResource", untag_resource, Access.CHANGE),
+    Operation("ListResourceTags", list_resource_tags, Access.READ),
+)

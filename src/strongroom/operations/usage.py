@@ -11,8 +11,9 @@ from typing import Any
 from strongroom.errors import UnsupportedOperationException
 from strongroom.operations.authz import authorize_key
 from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Access, Operation
 
-__all__ = ["get_key_last_usage"]
+__all__ = ["DECLARATIONS", "get_key_last_usage"]
 
 
 def get_key_last_usage(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
@@ -35,3 +36,6 @@ def get_key_last_usage(ctx: RequestContext, svc: Services, params: dict[str, Any
             "KmsRequestId": usage.request_id,
         }
     return result
+
+
+DECLARATIONS = (Operation("GetKeyLastUsage", get_key_last_usage, Access.READ),)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from strongroom.audit.events import AuditedCall, is_read_only
+from strongroom.audit.events import AuditedCall
 from strongroom.audit.file_sink import Batch
 from strongroom.audit.recorder import AuditRecorder
 from strongroom.errors import (
@@ -28,7 +28,8 @@ from strongroom.observability.health import HealthChecks
 from strongroom.observability.logs import REQUEST_ID
 from strongroom.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from strongroom.observability.metrics import Metrics
-from strongroom.operations.context import Handler, RequestContext, Services
+from strongroom.operations.context import RequestContext, Services
+from strongroom.operations.declaration import Catalog
 from strongroom.protocol.json_body import parse_request_json
 from strongroom.protocol.sigv4 import SigV4Verifier
 from strongroom.protocol.validation import RequestValidator
@@ -62,7 +63,7 @@ class KmsApplication:
         validator: RequestValidator,
         services: Services,
         coordinator: CacheCoordinator,
-        operations: Mapping[str, Handler],
+        catalog: Catalog,
         known_operations: frozenset[str],
         audit: AuditRecorder | None = None,
         metrics: Metrics | None = None,
@@ -74,7 +75,8 @@ class KmsApplication:
         self._validator = validator
         self._services = services
         self._coordinator = coordinator
-        self._operations = operations
+        self._catalog = catalog
+        self._operations = catalog.handlers
         self._known = known_operations
         self._ids = RequestIds()
         self._audit = audit
@@ -182,7 +184,8 @@ class KmsApplication:
     ) -> tuple[Response, Batch | None]:
         call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
         call.body_bytes = len(body)
-        if self._audit is None or self._transactions is None or is_read_only(_operation_of(headers)):
+        read_only = call.read_only = self._catalog.is_read_only(_operation_of(headers))
+        if self._audit is None or self._transactions is None or read_only:
             return self._record(call, headers, *self._run(method, path, query, headers, body, call), wake)
         # A change: its writes wait in one transaction until its record is durable (module docstring).
         with self._transactions() as unit:
@@ -337,6 +340,7 @@ class KmsApplication:
             return (413, response_headers, payload), None
         call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
         call.operation = _operation_of(headers)
+        call.read_only = self._catalog.is_read_only(call.operation)
         _credential_of(headers, call)
         return (413, response_headers, payload), self._audit.record(call, None, error.code, error.message)
 

@@ -38,8 +38,6 @@ from strongroom.storage.base import Change, ChangeKind, MetadataStore
 
 __all__ = ["Authorizer", "LazyContext"]
 
-_CONSTRAINT_FREE_OPERATIONS = frozenset({"DescribeKey", "RetireGrant", "GetPublicKey"})
-
 
 class LazyContext(Mapping[str, ContextValue]):
     """Condition keys computed only if a policy statement has conditions to check."""
@@ -138,9 +136,12 @@ class Authorizer:
         key_policy: Policy | None = None,
         grant_ids: Sequence[str] = (),
         child_grant: ChildGrant | None = None,
+        grant_constraints_apply: bool = True,
     ) -> None:
         """Raise AccessDeniedException unless ``principal`` may perform ``action`` (``kms:Encrypt``) on
         ``key``; ``key_policy`` overrides the stored one (the lockout check of a policy being set).
+        ``grant_constraints_apply``: whether a grant's encryption-context constraints must hold (the
+        operation's declaration says; not for DescribeKey, GetPublicKey, RetireGrant).
         ``child_grant`` is the grant a CreateGrant request would create: a grant that gives CreateGrant
         allows only children with a subset of its operations and constraints at least as strict."""
         request = AuthorizationRequest(principal.arn, principal.account_id, action, key.arn, context)
@@ -154,7 +155,9 @@ class Authorizer:
             return
         if verdict.allowed_via_account and identity_allows:
             return
-        if self._grant_allows(principal.arn, action, key, encryption_context, grant_ids, child_grant):
+        if self._grant_allows(
+            principal.arn, action, key, encryption_context, grant_ids, child_grant, grant_constraints_apply
+        ):
             return
         if verdict.allowed or verdict.allowed_via_account:
             raise _denied(
@@ -207,6 +210,7 @@ class Authorizer:
         encryption_context: Mapping[str, str] | None,
         grant_ids: Sequence[str],
         child_grant: ChildGrant | None,
+        constraints_apply: bool,
     ) -> bool:
         """A grant naming the caller and the operation, whose constraints hold. Grants named by grant
         tokens are read from the store directly: a token makes its grant usable at once, even before
@@ -226,7 +230,7 @@ class Authorizer:
                 if grant.permits_child(child_grant):
                     return True
                 continue
-            if grant.constraints is None or operation in _CONSTRAINT_FREE_OPERATIONS:
+            if grant.constraints is None or not constraints_apply:
                 return True
             if grant.constraints.allows(encryption_context):
                 return True
