@@ -61,6 +61,31 @@ def test_alias_errors(kms, key_id):
     )
 
 
+def test_alias_name_with_a_colon_is_refused_but_alias_arns_still_name_keys(kms, key_id):
+    """The model's pattern admits ``:`` (alias ARNs have colons); the name itself may not hold one. AWS's
+    answer, from hashicorp/terraform-provider-aws#12891: ``<name> contains invalid characters for an
+    alias``."""
+    name = f"alias/my:alias-{key_id}"
+    assert aws_error(kms.create_alias, AliasName=name, TargetKeyId=key_id) == (
+        "ValidationException",
+        f"{name} contains invalid characters for an alias",
+        400,
+    )
+    assert kms.list_aliases(KeyId=key_id)["Aliases"] == []
+    # such an alias cannot exist, so the other alias operations find nothing
+    assert aws_error(kms.update_alias, AliasName=name, TargetKeyId=key_id)[0] == "NotFoundException"
+    assert aws_error(kms.delete_alias, AliasName=name)[0] == "NotFoundException"
+    # every character the docs allow still works, and the alias ARN (colons and all) names the key
+    good = f"alias/ok/Path_with-Dashes09-{key_id}"
+    kms.create_alias(AliasName=good, TargetKeyId=key_id)
+    alias_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:{good}"
+    assert kms.describe_key(KeyId=alias_arn)["KeyMetadata"]["KeyId"] == key_id
+    blob = kms.encrypt(KeyId=alias_arn, Plaintext=b"x")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob, KeyId=alias_arn)["Plaintext"] == b"x"
+    code, message, _ = aws_error(kms.create_alias, AliasName=alias_arn, TargetKeyId=key_id)
+    assert (code, message) == ("ValidationException", PREFIX_MESSAGE)
+
+
 def test_alias_to_key_pending_deletion(kms, key_id):
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     assert aws_error(kms.create_alias, AliasName=f"alias/pd-{key_id}", TargetKeyId=key_id)[0] == (

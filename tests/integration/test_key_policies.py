@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from strongroom.domain.identities import PrincipalKind
+from strongroom.service.identities import IamError
 from tests.conftest import ACCOUNT_ID, RunningServer, aws_error
 from tests.integration.identities import (
     Identity,
@@ -438,6 +439,45 @@ def test_bad_key_policies_are_refused(kms: Any, policy: str, code: str, message:
     if message is not None:
         assert got_message == message
     assert kms.get_key_policy(KeyId=key["KeyId"])["Policy"] == DEFAULT_POLICY
+
+
+OVERLY_PERMISSIVE = (
+    "OverlyPermissiveCondition: Using the ForAllValues set operator with a single-valued condition key "
+    "matches requests without the specified {what} or with an unspecified {what}. "
+    "To fix, remove ForAllValues."
+)
+
+
+def test_for_all_values_on_a_single_valued_key_is_refused(server: RunningServer, kms: Any) -> None:
+    """AWS KMS Developer Guide, "AWS KMS condition keys": ForAllValues with kms:EncryptionContext:<key> or
+    aws:RequestTag/<key> is refused as overly permissive (it matches requests without the pair at all)."""
+    key = new_key(kms)
+    user = make_identity(server)
+    refused = [
+        ({"ForAllValues:StringEquals": {"kms:EncryptionContext:tenant": "alice"}}, "encryption context"),
+        ({"ForAllValues:StringLike": {"aws:RequestTag/team": "blue*"}}, "tag"),
+    ]
+    for condition, what in refused:
+        text = key_policy({**allow("kms:Encrypt", Condition=condition), "Principal": {"AWS": user.arn}})
+        expected = ("MalformedPolicyDocumentException", OVERLY_PERMISSIVE.format(what=what), 400)
+        assert aws_error(kms.put_key_policy, KeyId=key["KeyId"], Policy=text) == expected
+        assert aws_error(kms.create_key, Policy=text) == expected
+        with pytest.raises(IamError) as info:  # and in identity policies
+            set_identity_policy(server, user, allow("kms:Encrypt", Condition=condition))
+        assert (info.value.code, info.value.message) == ("MalformedPolicyDocument", expected[1])
+    assert kms.get_key_policy(KeyId=key["KeyId"])["Policy"] == DEFAULT_POLICY
+
+    # Set operators on multivalued keys, ForAnyValue, and plain operators on the single-valued key are fine.
+    fine = {
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["tenant"]},
+        "ForAnyValue:StringEquals": {"kms:EncryptionContext:tenant": "alice"},
+        "StringEquals": {"kms:EncryptionContext:tenant": "alice"},
+    }
+    statement = {**allow("kms:Encrypt", Condition=fine), "Principal": {"AWS": user.arn}}
+    kms.put_key_policy(KeyId=key["KeyId"], Policy=key_policy(statement))
+    user.client.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"tenant": "alice"})
+    denied(user.client.encrypt, KeyId=key["KeyId"], Plaintext=b"x")  # no context: not allowed
+    denied(user.client.encrypt, KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"tenant": "bob"})
 
 
 # -- DryRun --------------------------------------------------------------------------------------------------

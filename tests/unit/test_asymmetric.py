@@ -8,7 +8,7 @@ import os
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from strongroom.domain.asymmetric import AsymmetricKey, MacKey, algorithms_for, generate_material
 from strongroom.domain.keys import KeySpec, KeyUsage
@@ -150,6 +150,34 @@ def test_algorithm_lists_follow_the_usage() -> None:
     assert algorithms_for(KeySpec.SYMMETRIC_DEFAULT, KeyUsage.ENCRYPT_DECRYPT).encryption == (
         "SYMMETRIC_DEFAULT",
     )
+
+
+def _spki(public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_an_unusable_peer_public_key_is_a_validation_error_without_message() -> None:
+    """AWS answers a bad DeriveSharedSecret PublicKey with a bare ValidationException (no message)."""
+    agreeing = key(KeySpec.ECC_NIST_P256, KeyUsage.KEY_AGREEMENT)
+    peer = ec.generate_private_key(ec.SECP256R1())
+    ours = serialization.load_der_public_key(agreeing.public_key_der())
+    assert isinstance(ours, ec.EllipticCurvePublicKey)
+    assert agreeing.derive_shared_secret("ECDH", _spki(peer.public_key())) == peer.exchange(ec.ECDH(), ours)
+    point = bytearray(_spki(peer.public_key()))
+    point[-1] ^= 0x01  # off the curve
+    unusable = [
+        b"InvalidPublicKey",
+        b"",
+        bytes(point),
+        _spki(ec.generate_private_key(ec.SECP384R1()).public_key()),  # another curve
+        _spki(rsa.generate_private_key(65537, 2048).public_key()),  # not an EC key
+    ]
+    for public_key in unusable:
+        with pytest.raises(ValidationException) as info:
+            agreeing.derive_shared_secret("ECDH", public_key)
+        assert info.value.message is None and str(info.value) == ""
 
 
 def test_ml_dsa_without_library_support_is_a_clear_refusal(monkeypatch: pytest.MonkeyPatch) -> None:

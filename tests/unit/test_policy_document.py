@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from strongroom.domain.policy import VERSION_2008, VERSION_2012, Effect, PolicyKind, parse_policy
+from strongroom.domain.policy.document import refuse_overly_permissive
 from strongroom.errors import MalformedPolicyDocumentException
 
 ACCOUNT = "111122223333"
@@ -277,3 +278,70 @@ def test_action_patterns_are_compiled_to_cheap_tests() -> None:
     assert compiled.prefixes == ("kms:generate",)
     assert compiled.regex is not None
     assert not compiled.any
+
+
+# -- ForAllValues on a single-valued key (AWS KMS Developer Guide, "AWS KMS condition keys") ---------------
+def _overly_permissive(what: str) -> str:
+    return (
+        "OverlyPermissiveCondition: Using the ForAllValues set operator with a single-valued condition key "
+        f"matches requests without the specified {what} or with an unspecified {what}. To fix, remove "
+        "ForAllValues."
+    )
+
+
+def _identity(condition: dict[str, Any], effect: str = "Allow") -> str:
+    statement = {"Effect": effect, "Action": "kms:*", "Resource": "*", "Condition": condition}
+    return json.dumps({"Version": VERSION_2012, "Statement": [statement]})
+
+
+REFUSED_SET_OPERATORS = [
+    ({"ForAllValues:StringEquals": {"kms:EncryptionContext:tenant": "a"}}, "encryption context"),
+    ({"forallvalues:stringlike": {"KMS:ENCRYPTIONCONTEXT:Tenant": "a*"}}, "encryption context"),
+    (
+        {"ForAllValues:StringNotEqualsIfExists": {"kms:EncryptionContext:dept": ["x", "y"]}},
+        "encryption context",
+    ),
+    ({"ForAllValues:StringEquals": {"aws:RequestTag/team": "blue"}}, "tag"),
+    (
+        {"StringEquals": {"kms:KeySpec": "RSA_2048"}, "ForAllValues:StringLike": {"aws:requesttag/env": "*"}},
+        "tag",
+    ),
+]
+
+
+@pytest.mark.parametrize(("condition", "what"), REFUSED_SET_OPERATORS, ids=lambda c: json.dumps(c))
+@pytest.mark.parametrize("effect", ["Allow", "Deny"])
+def test_for_all_values_on_a_single_valued_key_is_refused(
+    condition: dict[str, Any], what: str, effect: str
+) -> None:
+    key_text = key_policy(allow(), {**allow(Condition=condition), "Effect": effect})
+    for text, kind in ((key_text, PolicyKind.KEY), (_identity(condition, effect), PolicyKind.IDENTITY)):
+        policy = parse_policy(text, kind=kind)  # a stored policy still loads and is evaluated as written
+        with pytest.raises(MalformedPolicyDocumentException) as info:
+            refuse_overly_permissive(policy)
+        assert info.value.message == _overly_permissive(what)
+
+
+ACCEPTED_SET_OPERATORS = [
+    {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["app", "team"]}},
+    {"ForAnyValue:StringLike": {"kms:EncryptionContextKeys": "tea*"}},
+    {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}},
+    {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}},
+    {"ForAllValues:StringLike": {"kms:ResourceAliases": "alias/app-*"}},
+    # not what AWS KMS refuses: ForAnyValue on them, and other single-valued keys
+    {"ForAnyValue:StringEquals": {"kms:EncryptionContext:tenant": "a"}},
+    {"ForAnyValue:StringEquals": {"aws:RequestTag/team": "blue"}},
+    {"ForAllValues:StringEquals": {"kms:CallerAccount": ACCOUNT}},
+    {"ForAllValues:StringEquals": {"aws:ResourceTag/team": "blue"}},
+    {"StringEquals": {"kms:EncryptionContext:tenant": "a", "aws:RequestTag/team": "blue"}},
+]
+
+
+@pytest.mark.parametrize("condition", ACCEPTED_SET_OPERATORS, ids=lambda c: json.dumps(c))
+def test_set_operators_aws_accepts(condition: dict[str, Any]) -> None:
+    refuse_overly_permissive(parse_policy(key_policy(allow(Condition=condition)), kind=PolicyKind.KEY))
+    refuse_overly_permissive(parse_policy(_identity(condition), kind=PolicyKind.IDENTITY))
+
+
+def test_the_default_key_policy_passes_the_set_operator_check() -> None:
+    refuse_overly_permissive(parse_policy(DEFAULT_KEY_POLICY, kind=PolicyKind.KEY))

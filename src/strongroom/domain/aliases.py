@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from strongroom.errors import NotAuthorizedException, ValidationException
 
-__all__ = ["ALIAS_PREFIX", "Alias", "validate_alias_name"]
+__all__ = ["ALIAS_PREFIX", "Alias", "validate_alias_name", "validate_new_alias_name"]
 
 ALIAS_PREFIX = "alias/"
 _RESERVED_PREFIX = "alias/aws/"
@@ -35,3 +35,17 @@ def validate_alias_name(name: str) -> None:
         raise NotAuthorizedException(
             f"Alias names beginning with {_RESERVED_PREFIX} are reserved for AWS managed keys."
         )
+
+
+def validate_new_alias_name(name: str) -> None:
+    """Check the name CreateAlias is about to give: :func:`validate_alias_name`, then no ``:``.
+
+    The model's pattern (``^[a-zA-Z0-9:/_-]+$``) lets ``:`` through, because an alias *ARN* has colons, but
+    the name itself may hold only letters, digits, ``/``, ``_`` and ``-`` (API reference, CreateAlias
+    ``AliasName``). AWS answers ``ValidationException: <name> contains invalid characters for an alias``
+    (a real answer quoted in hashicorp/terraform-provider-aws#12891, for ``alias/Service:Test``). Only
+    CreateAlias checks it here: that is the only operation the answer was seen for, and a name with ``:``
+    can never exist, so UpdateAlias and DeleteAlias truthfully answer NotFoundException for it."""
+    validate_alias_name(name)
+    if ":" in name:
+        raise ValidationException(f"{name} contains invalid characters for an alias")

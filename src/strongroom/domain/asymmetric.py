@@ -271,7 +271,12 @@ class AsymmetricKey:
     # -- key agreement ---------------------------------------------------------------------------------
     def derive_shared_secret(self, algorithm: str, peer_public_key: bytes) -> bytes:
         """ECDH with the peer's DER SubjectPublicKeyInfo (same curve): the raw shared secret, the
-        x-coordinate of the shared point, as AWS returns it."""
+        x-coordinate of the shared point, as AWS returns it.
+
+        A public key that is unusable (not DER SubjectPublicKeyInfo, not a key of this curve, or a point
+        OpenSSL refuses) is ``ValidationException`` with no message at all: that is what AWS answered for
+        ``PublicKey=b"InvalidPublicKey"`` in LocalStack's AWS-validated ``test_derive_shared_secret``
+        recording. We give the other two cases the same bare answer rather than invent a text."""
         if algorithm not in self.algorithms.key_agreement or not isinstance(
             self._private, ec.EllipticCurvePrivateKey
         ):
@@ -279,13 +284,13 @@ class AsymmetricKey:
         try:
             peer = serialization.load_der_public_key(peer_public_key)
         except (ValueError, TypeError):
-            raise ValidationException("The public key is not a valid DER SubjectPublicKeyInfo.") from None
+            raise ValidationException() from None
         if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != self._private.curve.name:
-            raise ValidationException(f"The public key is not a key of the curve of key spec {self.spec}.")
+            raise ValidationException()
         try:
             return self._private.exchange(ec.ECDH(), peer)
         except ValueError:  # a point OpenSSL refuses
-            raise ValidationException("The public key is not a valid point for ECDH.") from None
+            raise ValidationException() from None
 
     # -- RSA encryption --------------------------------------------------------------------------------
     def encrypt(self, algorithm: str, plaintext: bytes) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom.domain.aliases import Alias, validate_alias_name
+from strongroom.domain.aliases import Alias, validate_alias_name, validate_new_alias_name
 from strongroom.domain.ids import alias_arn
 from strongroom.domain.keys import KeySpec, KmsKey
 from strongroom.errors import (
@@ -39,7 +39,7 @@ def _key_type(key: KmsKey) -> str:
 
 def create_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
     name = params["AliasName"]
-    validate_alias_name(name)
+    validate_new_alias_name(name)
     authorize_alias(ctx, svc, "CreateAlias", name)
     key = _target(ctx, svc, params["TargetKeyId"], "CreateAlias")
     if svc.keys.count_aliases(key) >= MAX_ALIASES_PER_KEY:

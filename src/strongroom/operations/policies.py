@@ -8,6 +8,7 @@ from typing import Any
 from strongroom.domain.key_policy import DEFAULT_POLICY_NAME, MAX_KEY_POLICY_BYTES
 from strongroom.domain.keys import KmsKey
 from strongroom.domain.policy import PolicyKind, parse_policy
+from strongroom.domain.policy.document import refuse_overly_permissive
 from strongroom.errors import (
     AccessDeniedException,
     LimitExceededException,
@@ -31,6 +32,7 @@ def checked_key_policy(ctx: RequestContext, svc: Services, key: KmsKey, text: st
     if len(text.encode("utf-8")) > MAX_KEY_POLICY_BYTES:
         raise LimitExceededException(f"Key policy is larger than the {MAX_KEY_POLICY_BYTES}-byte quota.")
     policy = parse_policy(text, kind=PolicyKind.KEY)
+    refuse_overly_permissive(policy)
     for statement in policy.statements:
         if statement.principals is None:
             continue

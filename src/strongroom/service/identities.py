@@ -31,6 +31,7 @@ from strongroom.domain.identities import (
     principal_arn,
 )
 from strongroom.domain.policy import PolicyKind, parse_policy
+from strongroom.domain.policy.document import refuse_overly_permissive
 from strongroom.errors import MalformedPolicyDocumentException
 from strongroom.service.credentials import CredentialStore, generate_access_key_pair
 from strongroom.storage.base import MetadataStore
@@ -132,7 +133,7 @@ def validate_identity_policy(document: str) -> None:
     """Raise ``MalformedPolicyDocument`` unless ``document`` is an identity policy we can evaluate."""
     validate_json_object(document)
     try:
-        parse_policy(document, kind=PolicyKind.IDENTITY)
+        refuse_overly_permissive(parse_policy(document, kind=PolicyKind.IDENTITY))
     except MalformedPolicyDocumentException as error:
         raise IamError("MalformedPolicyDocument", error.message or "Syntax errors in policy.") from None
 

@@ -51,6 +51,7 @@ __all__ = [
     "PrincipalSet",
     "Statement",
     "parse_policy",
+    "refuse_overly_permissive",
 ]
 
 VERSION_2012: Final = "2012-10-17"
@@ -58,6 +59,13 @@ VERSION_2008: Final = "2008-10-17"
 NO_PRINCIPAL: Final = "Policy contains a statement with no principal."
 INVALID_PRINCIPALS: Final = "Policy contains a statement with one or more invalid principals."
 IDENTITY_PRINCIPAL: Final = "Policy document should not specify a principal."
+OVERLY_PERMISSIVE: Final = (
+    "OverlyPermissiveCondition: Using the ForAllValues set operator with a single-valued condition key "
+    "matches requests without the specified {what} or with an unspecified {what}. "
+    "To fix, remove ForAllValues."
+)
+# Lower-cased prefixes of the single-valued keys AWS KMS refuses under ForAllValues, and what they name.
+_SINGLE_VALUED_PAIRS: Final = (("kms:encryptioncontext:", "encryption context"), ("aws:requesttag/", "tag"))
 
 _TOP_LEVEL: Final = frozenset({"Version", "Id", "Statement"})
 _ELEMENTS: Final = frozenset(
@@ -320,3 +328,32 @@ def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
         tuple(s for s in active if s.effect is Effect.DENY),
         tuple(s for s in active if s.effect is Effect.ALLOW),
     )
+
+
+def refuse_overly_permissive(policy: Policy) -> None:
+    """Refuse a policy being written (PutKeyPolicy, CreateKey, PutUserPolicy/PutRolePolicy) that puts
+    ``ForAllValues`` on ``kms:EncryptionContext:<key>`` or ``aws:RequestTag/<key>``.
+
+    Why: both keys are single-valued (one value per request), and ``ForAllValues`` is true when the request
+    has no value at all, so ``ForAllValues:StringEquals {"kms:EncryptionContext:tenant": "a"}`` allows
+    requests *without* that pair, and with any other pairs. The AWS KMS Developer Guide ("AWS KMS condition
+    keys", Using set operators with condition keys) says KMS refuses exactly this, with the
+    ``OverlyPermissiveCondition`` text above (``[encryption context or tag]`` filled in for the key). It
+    names no other key and not ``ForAnyValue`` (which is no more permissive than the plain operator on a
+    single-valued key), so those are accepted, as in AWS. The multivalued ``kms:EncryptionContextKeys``,
+    ``aws:TagKeys``, ``kms:GrantOperations`` and ``kms:ResourceAliases`` are what set operators are for.
+
+    Identity policies get the same check (IAM itself is not documented to refuse them; Strongroom evaluates
+    both kinds the same way, so the same trap is closed in both). Only documents being written are checked,
+    not :func:`parse_policy`, so that a policy stored before this rule still loads and is evaluated as
+    written. Raises ``MalformedPolicyDocumentException``."""
+    for statement in policy.statements:
+        if statement.conditions is None:
+            continue
+        for condition in statement.conditions.conditions:
+            if condition.set_operator != "ForAllValues":
+                continue
+            key = condition.key.lower()
+            for prefix, what in _SINGLE_VALUED_PAIRS:
+                if key.startswith(prefix):
+                    raise _malformed(OVERLY_PERMISSIVE.format(what=what))
