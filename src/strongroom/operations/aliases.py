@@ -18,6 +18,12 @@ from strongroom.operations.authz import authorize_account_action, authorize_alia
 from strongroom.operations.common import page, page_limit
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, Operation
+from strongroom.operations.requests import (
+    CreateAliasRequest,
+    DeleteAliasRequest,
+    ListAliasesRequest,
+    UpdateAliasRequest,
+)
 
 __all__ = ["DECLARATIONS", "create_alias", "delete_alias", "list_aliases", "update_alias"]
 
@@ -37,7 +43,7 @@ def _key_type(key: KmsKey) -> str:
     return "hmac" if key.key_spec.value.startswith("HMAC_") else "asymmetric"
 
 
-def create_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def create_alias(ctx: RequestContext, svc: Services, params: CreateAliasRequest) -> None:
     name = params["AliasName"]
     validate_new_alias_name(name)
     authorize_alias(ctx, svc, "CreateAlias", name)
@@ -52,7 +58,7 @@ def create_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
         )
 
 
-def update_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def update_alias(ctx: RequestContext, svc: Services, params: UpdateAliasRequest) -> None:
     name = params["AliasName"]
     validate_alias_name(name)
     authorize_alias(ctx, svc, "UpdateAlias", name)
@@ -80,7 +86,7 @@ def update_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
     )
 
 
-def delete_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def delete_alias(ctx: RequestContext, svc: Services, params: DeleteAliasRequest) -> None:
     name = params["AliasName"]
     validate_alias_name(name)
     authorize_alias(ctx, svc, "DeleteAlias", name)
@@ -94,7 +100,7 @@ def delete_alias(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
         )
 
 
-def list_aliases(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def list_aliases(ctx: RequestContext, svc: Services, params: ListAliasesRequest) -> dict[str, Any]:
     authorize_account_action(ctx, svc, "ListAliases")
     limit = page_limit(params, default=50, maximum=100)
     key_id = None

@@ -7,6 +7,7 @@ DryRun, and calls the domain (:mod:`strongroom.domain.asymmetric`). RSA encrypti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.domain.asymmetric import AsymmetricKey, MacKey, algorithms_for, is_asymmetric
@@ -23,6 +24,14 @@ from strongroom.operations.common import b64, check_dry_run
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, GrantKeys, Operation
 from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
+from strongroom.operations.requests import (
+    DeriveSharedSecretRequest,
+    GenerateMacRequest,
+    GetPublicKeyRequest,
+    SignRequest,
+    VerifyMacRequest,
+    VerifyRequest,
+)
 
 __all__ = [
     "DECLARATIONS",
@@ -38,7 +47,7 @@ __all__ = [
 def _key_for(
     ctx: RequestContext,
     svc: Services,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     operation: str,
     usage: KeyUsage | None,
     extra: dict[str, ContextValue] | None = None,
@@ -54,7 +63,7 @@ def _key_for(
     return key
 
 
-def get_public_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def get_public_key(ctx: RequestContext, svc: Services, params: GetPublicKeyRequest) -> dict[str, Any]:
     key = _key_for(ctx, svc, params, "GetPublicKey", None)
     if not is_asymmetric(key.key_spec):
         raise UnsupportedOperationException()  # a symmetric or HMAC key: no message, as in AWS
@@ -76,7 +85,7 @@ def get_public_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -
 
 
 def _signing(
-    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+    ctx: RequestContext, svc: Services, params: Mapping[str, Any], operation: str
 ) -> tuple[KmsKey, str, str, AsymmetricKey]:
     """The key, algorithm, message type and signer of a Sign or Verify, after every check the call
     makes (so that DryRun answers only a call that would succeed)."""
@@ -96,13 +105,13 @@ def _signing(
     return key, algorithm, message_type, signer
 
 
-def sign(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def sign(ctx: RequestContext, svc: Services, params: SignRequest) -> dict[str, Any]:
     key, algorithm, message_type, signer = _signing(ctx, svc, params, "Sign")
     signature = signer.sign(algorithm, params["Message"], message_type)
     return {"KeyId": key.arn, "Signature": b64(signature), "SigningAlgorithm": algorithm}
 
 
-def verify(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def verify(ctx: RequestContext, svc: Services, params: VerifyRequest) -> dict[str, Any]:
     key, algorithm, message_type, verifier = _signing(ctx, svc, params, "Verify")
     if not verifier.verify(algorithm, params["Message"], message_type, params["Signature"]):
         raise KMSInvalidSignatureException()
@@ -110,7 +119,7 @@ def verify(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[s
 
 
 def _mac(
-    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+    ctx: RequestContext, svc: Services, params: Mapping[str, Any], operation: str
 ) -> tuple[KmsKey, str, MacKey]:
     """The HMAC key and algorithm of a GenerateMac or VerifyMac, after every check the call makes."""
     algorithm = params["MacAlgorithm"]
@@ -123,20 +132,22 @@ def _mac(
     return key, algorithm, mac_key
 
 
-def generate_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def generate_mac(ctx: RequestContext, svc: Services, params: GenerateMacRequest) -> dict[str, Any]:
     key, algorithm, mac_key = _mac(ctx, svc, params, "GenerateMac")
     mac = mac_key.generate(algorithm, params["Message"])
     return {"Mac": b64(mac), "MacAlgorithm": algorithm, "KeyId": key.arn}
 
 
-def verify_mac(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def verify_mac(ctx: RequestContext, svc: Services, params: VerifyMacRequest) -> dict[str, Any]:
     key, algorithm, mac_key = _mac(ctx, svc, params, "VerifyMac")
     if not mac_key.verify(algorithm, params["Message"], params["Mac"]):
         raise KMSInvalidMacException()
     return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}
 
 
-def derive_shared_secret(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def derive_shared_secret(
+    ctx: RequestContext, svc: Services, params: DeriveSharedSecretRequest
+) -> dict[str, Any]:
     attestation = attestation_of(svc, params)
     algorithm = params["KeyAgreementAlgorithm"]
     key = _key_for(

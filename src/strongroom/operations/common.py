@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.domain.keys import KeySpec, KmsKey
@@ -16,19 +17,19 @@ def b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
-def check_dry_run(params: dict[str, Any]) -> None:
+def check_dry_run(params: Mapping[str, Any]) -> None:
     """Call once every check the real call would make has passed, before any side effect."""
     if params.get("DryRun"):
         raise DryRunOperationException()
 
 
-def page_limit(params: dict[str, Any], default: int, maximum: int) -> int:
+def page_limit(params: Mapping[str, Any], default: int, maximum: int) -> int:
     """The documented default and maximum; values between it and the model's 1000 are clamped."""
     limit = params.get("Limit")
     return default if limit is None else min(int(limit), maximum)
 
 
-def marker_offset(params: dict[str, Any]) -> int:
+def marker_offset(params: Mapping[str, Any]) -> int:
     marker = params.get("Marker")
     if marker is None:
         return 0

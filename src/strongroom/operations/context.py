@@ -47,4 +47,6 @@ class Services:
     attestation_roots: tuple[bytes, ...] = ()
 
 
-Handler = Callable[[RequestContext, Services, dict[str, Any]], dict[str, Any] | None]
+Handler = Callable[[RequestContext, Services, Any], dict[str, Any] | None]
+"""``(context, services, request)``: the request is the operation's validated ``TypedDict``
+(:mod:`strongroom.operations.requests`)."""

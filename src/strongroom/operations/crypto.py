@@ -7,6 +7,7 @@ then state (AWS's order, digest 5.2), honour DryRun, then call the domain cipher
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.domain.asymmetric import KEY_PAIR_SPECS, AsymmetricKey, is_asymmetric, public_key_of
@@ -30,6 +31,16 @@ from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.custom_key_stores import no_such_store
 from strongroom.operations.declaration import Access, GrantKeys, Operation
 from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
+from strongroom.operations.requests import (
+    DecryptRequest,
+    EncryptRequest,
+    GenerateDataKeyPairRequest,
+    GenerateDataKeyPairWithoutPlaintextRequest,
+    GenerateDataKeyRequest,
+    GenerateDataKeyWithoutPlaintextRequest,
+    GenerateRandomRequest,
+    ReEncryptRequest,
+)
 
 __all__ = [
     "DECLARATIONS",
@@ -48,7 +59,7 @@ _PAIR_SPECS = {spec.value: spec for spec in KEY_PAIR_SPECS}  # KeyPairSpec value
 _ENCRYPT_DECRYPT = KeyUsage.ENCRYPT_DECRYPT
 
 
-def _data_key_length(params: dict[str, Any]) -> int:
+def _data_key_length(params: Mapping[str, Any]) -> int:
     spec = params.get("KeySpec")
     count = params.get("NumberOfBytes")
     if (spec is None) == (count is None):
@@ -97,7 +108,7 @@ def _seal(svc: Services, key: KmsKey, plaintext: bytes, context_aad: bytes) -> b
 def _data_key_sealer(
     ctx: RequestContext,
     svc: Services,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     operation: str,
     extra: dict[str, ContextValue],
     asymmetric_message: str,
@@ -122,7 +133,7 @@ def _data_key_sealer(
 def _new_data_key(
     ctx: RequestContext,
     svc: Services,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     operation: str,
     attestation: Attestation | None = None,
 ) -> tuple[KmsKey, bytes, bytes]:
@@ -140,7 +151,7 @@ def _new_data_key(
     return key, plaintext, _seal(svc, key, plaintext, context_aad)
 
 
-def generate_data_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def generate_data_key(ctx: RequestContext, svc: Services, params: GenerateDataKeyRequest) -> dict[str, Any]:
     attestation = attestation_of(svc, params)
     key, plaintext, blob = _new_data_key(ctx, svc, params, "GenerateDataKey", attestation)
     if attestation is not None:  # the data key goes only to the enclave; no KeyMaterialId either (MODEL)
@@ -158,7 +169,7 @@ def generate_data_key(ctx: RequestContext, svc: Services, params: dict[str, Any]
 
 
 def generate_data_key_without_plaintext(
-    ctx: RequestContext, svc: Services, params: dict[str, Any]
+    ctx: RequestContext, svc: Services, params: GenerateDataKeyWithoutPlaintextRequest
 ) -> dict[str, Any]:
     key, _, blob = _new_data_key(ctx, svc, params, "GenerateDataKeyWithoutPlaintext")
     return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "KeyMaterialId": key.current_material_id}
@@ -167,7 +178,7 @@ def generate_data_key_without_plaintext(
 def _data_key_pair(
     ctx: RequestContext,
     svc: Services,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     operation: str,
     attestation: Attestation | None = None,
 ) -> tuple[KmsKey, str, bytes, bytes, bytes]:
@@ -193,7 +204,9 @@ def _data_key_pair(
     return key, pair_spec, private, public, _seal(svc, key, private, context_aad)
 
 
-def generate_data_key_pair(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def generate_data_key_pair(
+    ctx: RequestContext, svc: Services, params: GenerateDataKeyPairRequest
+) -> dict[str, Any]:
     attestation = attestation_of(svc, params)
     key, pair_spec, private, public, blob = _data_key_pair(
         ctx, svc, params, "GenerateDataKeyPair", attestation
@@ -217,7 +230,7 @@ def generate_data_key_pair(ctx: RequestContext, svc: Services, params: dict[str,
 
 
 def generate_data_key_pair_without_plaintext(
-    ctx: RequestContext, svc: Services, params: dict[str, Any]
+    ctx: RequestContext, svc: Services, params: GenerateDataKeyPairWithoutPlaintextRequest
 ) -> dict[str, Any]:
     key, pair_spec, _, public, blob = _data_key_pair(ctx, svc, params, "GenerateDataKeyPairWithoutPlaintext")
     return {
@@ -229,7 +242,7 @@ def generate_data_key_pair_without_plaintext(
     }
 
 
-def encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def encrypt(ctx: RequestContext, svc: Services, params: EncryptRequest) -> dict[str, Any]:
     algorithm = params.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
     key = _encryption_key(
         ctx,
@@ -337,11 +350,11 @@ def _open(
     return key, plaintext, svc.keys.material_id(key, header.material_version)
 
 
-def _ignores_ciphertext(params: dict[str, Any]) -> bool:
+def _ignores_ciphertext(params: Mapping[str, Any]) -> bool:
     return bool(params.get("DryRun")) and "IGNORE_CIPHERTEXT" in (params.get("DryRunModifiers") or ())
 
 
-def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def decrypt(ctx: RequestContext, svc: Services, params: DecryptRequest) -> dict[str, Any]:
     attestation = attestation_of(svc, params)
     key, plaintext, material_id = _open(
         ctx,
@@ -370,7 +383,7 @@ def decrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[
     return response
 
 
-def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def re_encrypt(ctx: RequestContext, svc: Services, params: ReEncryptRequest) -> dict[str, Any]:
     source, plaintext, source_material = _open(
         ctx,
         svc,
@@ -410,7 +423,7 @@ def re_encrypt(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
     assert plaintext is not None
     if rsa_destination is None:
         blob = _seal(svc, destination, plaintext, context_aad)
-    response = {
+    response: dict[str, Any] = {
         "CiphertextBlob": b64(blob),
         "SourceKeyId": source.arn,
         "KeyId": destination.arn,
@@ -437,7 +450,7 @@ def _same_key(ctx: RequestContext, svc: Services, source: KmsKey, destination: s
         return False
 
 
-def generate_random(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def generate_random(ctx: RequestContext, svc: Services, params: GenerateRandomRequest) -> dict[str, Any]:
     count = params.get("NumberOfBytes")
     if count is None:
         raise ValidationException("NumberOfBytes is required.")

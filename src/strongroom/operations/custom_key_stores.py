@@ -10,6 +10,7 @@ Each is authorized first, as AWS authorizes before it looks (IAM policy only: th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.errors import (
@@ -22,6 +23,14 @@ from strongroom.operations.authz import authorize_account_action
 from strongroom.operations.common import marker_offset, page_limit
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, Operation
+from strongroom.operations.requests import (
+    ConnectCustomKeyStoreRequest,
+    CreateCustomKeyStoreRequest,
+    DeleteCustomKeyStoreRequest,
+    DescribeCustomKeyStoresRequest,
+    DisconnectCustomKeyStoreRequest,
+    UpdateCustomKeyStoreRequest,
+)
 
 __all__ = [
     "DECLARATIONS",
@@ -40,7 +49,9 @@ def no_such_store(store_id: str) -> CustomKeyStoreNotFoundException:
     return CustomKeyStoreNotFoundException(f"Custom key store {store_id} does not exist in this account.")
 
 
-def describe_custom_key_stores(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def describe_custom_key_stores(
+    ctx: RequestContext, svc: Services, params: DescribeCustomKeyStoresRequest
+) -> dict[str, Any]:
     authorize_account_action(ctx, svc, "DescribeCustomKeyStores")
     page_limit(params, default=1000, maximum=1000)
     marker_offset(params)
@@ -50,7 +61,9 @@ def describe_custom_key_stores(ctx: RequestContext, svc: Services, params: dict[
     return {"CustomKeyStores": [], "Truncated": False}
 
 
-def create_custom_key_store(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def create_custom_key_store(
+    ctx: RequestContext, svc: Services, params: CreateCustomKeyStoreRequest
+) -> dict[str, Any]:
     authorize_account_action(ctx, svc, "CreateCustomKeyStore")
     if (params.get("CustomKeyStoreType") or "AWS_CLOUDHSM") == "EXTERNAL_KEY_STORE":
         raise UnsupportedOperationException("External key stores are not supported by Strongroom yet.")
@@ -60,24 +73,28 @@ def create_custom_key_store(ctx: RequestContext, svc: Services, params: dict[str
     raise CloudHsmClusterNotFoundException(f"CloudHSM cluster {cluster} does not exist.")
 
 
-def _named_store(ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str) -> None:
+def _named_store(ctx: RequestContext, svc: Services, params: Mapping[str, Any], operation: str) -> None:
     authorize_account_action(ctx, svc, operation)
     raise no_such_store(params["CustomKeyStoreId"])
 
 
-def update_custom_key_store(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def update_custom_key_store(ctx: RequestContext, svc: Services, params: UpdateCustomKeyStoreRequest) -> None:
     _named_store(ctx, svc, params, "UpdateCustomKeyStore")
 
 
-def delete_custom_key_store(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def delete_custom_key_store(ctx: RequestContext, svc: Services, params: DeleteCustomKeyStoreRequest) -> None:
     _named_store(ctx, svc, params, "DeleteCustomKeyStore")
 
 
-def connect_custom_key_store(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def connect_custom_key_store(
+    ctx: RequestContext, svc: Services, params: ConnectCustomKeyStoreRequest
+) -> None:
     _named_store(ctx, svc, params, "ConnectCustomKeyStore")
 
 
-def disconnect_custom_key_store(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def disconnect_custom_key_store(
+    ctx: RequestContext, svc: Services, params: DisconnectCustomKeyStoreRequest
+) -> None:
     _named_store(ctx, svc, params, "DisconnectCustomKeyStore")
 
 

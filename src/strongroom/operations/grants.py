@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from strongroom.domain.grants import ChildGrant, Grant, GrantConstraints
@@ -27,6 +27,13 @@ from strongroom.operations.authz import (
 from strongroom.operations.common import check_dry_run, marker_offset, page, page_limit
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, GrantKeys, Operation
+from strongroom.operations.requests import (
+    CreateGrantRequest,
+    ListGrantsRequest,
+    ListRetirableGrantsRequest,
+    RetireGrantRequest,
+    RevokeGrantRequest,
+)
 
 __all__ = [
     "DECLARATIONS",
@@ -44,7 +51,7 @@ MAX_CONSTRAINT_VALUE = 384
 _PRINCIPAL_ARN: Final = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):.+")
 
 
-def _required(params: dict[str, Any], member: str) -> str:
+def _required(params: Mapping[str, Any], member: str) -> str:
     """A member the service requires although the shipped model does not mark it required (newer models
     made ``GranteePrincipal`` and ``RetiringPrincipal`` optional when they added the ``...ServicePrincipal``
     alternatives, which Strongroom does not support), answered in the validator's words."""
@@ -64,7 +71,7 @@ def _principal_account(principal: str) -> str | None:
     return None if found is None else found.group(1)
 
 
-def _constraints(raw: dict[str, Any] | None) -> GrantConstraints | None:
+def _constraints(raw: Mapping[str, Any] | None) -> GrantConstraints | None:
     if not raw:
         return None
     equals, subset = raw.get("EncryptionContextEquals"), raw.get("EncryptionContextSubset")
@@ -91,7 +98,7 @@ def _check_operations(svc: Services, key: KmsKey, operations: Sequence[str]) -> 
         raise ValidationException(f"Grant operations {', '.join(invalid)} are not valid for {key.arn}.")
 
 
-def _refuse_service_principals(params: dict[str, Any]) -> None:
+def _refuse_service_principals(params: Mapping[str, Any]) -> None:
     """AWS service principals and ``SourceArn`` constraints name callers that never reach Strongroom (no
     AWS service calls it): a grant for one could never be used, and one dropped silently would allow
     more than was asked. So they are refused, by name."""
@@ -106,7 +113,7 @@ def _refuse_service_principals(params: dict[str, Any]) -> None:
         )
 
 
-def create_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def create_grant(ctx: RequestContext, svc: Services, params: CreateGrantRequest) -> dict[str, Any]:
     _refuse_service_principals(params)
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     operations = tuple(dict.fromkeys(params["Operations"]))
@@ -188,14 +195,14 @@ def _entry(grant: Grant, key_arn: str) -> dict[str, Any]:
     return entry
 
 
-def _paged(params: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+def _paged(params: Mapping[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
     limit = page_limit(params, default=50, maximum=100)
     start = marker_offset(params)
     more = start + limit < len(entries)
     return page(entries[start : start + limit], limit, "Grants", str(start + limit) if more else None)
 
 
-def list_grants(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def list_grants(ctx: RequestContext, svc: Services, params: ListGrantsRequest) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "ListGrants")
     grants = svc.keys.grants_of(key)
@@ -208,7 +215,9 @@ def list_grants(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> d
     return _paged(params, [_entry(g, key.arn) for g in grants])
 
 
-def list_retirable_grants(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def list_retirable_grants(
+    ctx: RequestContext, svc: Services, params: ListRetirableGrantsRequest
+) -> dict[str, Any]:
     """Grants, on keys of any account, whose retiring principal is ``RetiringPrincipal``, which must be
     in the caller's account: the API reference's "You must specify a principal in your Amazon Web
     Services account", and the authorized resource is that principal. So a principal of another account
@@ -239,7 +248,7 @@ def list_retirable_grants(ctx: RequestContext, svc: Services, params: dict[str, 
     return _paged(params, entries)
 
 
-def retire_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def retire_grant(ctx: RequestContext, svc: Services, params: RetireGrantRequest) -> None:
     token, key_id, grant_id = params.get("GrantToken"), params.get("KeyId"), params.get("GrantId")
     if token is not None:
         named = grant_ids_of(svc, [token])[0]
@@ -285,7 +294,7 @@ def _may_retire(ctx: RequestContext, svc: Services, grant: Grant, key: KmsKey | 
     return principal.account_id in accounts and delegated
 
 
-def revoke_grant(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def revoke_grant(ctx: RequestContext, svc: Services, params: RevokeGrantRequest) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "RevokeGrant")
     grant = svc.keys.get_grant(params["GrantId"])

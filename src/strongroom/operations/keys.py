@@ -3,6 +3,7 @@ UpdateKeyDescription."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.domain.ids import is_key_id, new_key_id
@@ -23,6 +24,16 @@ from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.custom_key_stores import no_such_store
 from strongroom.operations.declaration import Access, GrantKeys, Operation
 from strongroom.operations.policies import checked_key_policy
+from strongroom.operations.requests import (
+    CancelKeyDeletionRequest,
+    CreateKeyRequest,
+    DescribeKeyRequest,
+    DisableKeyRequest,
+    EnableKeyRequest,
+    ListKeysRequest,
+    ScheduleKeyDeletionRequest,
+    UpdateKeyDescriptionRequest,
+)
 from strongroom.operations.shapes import key_metadata
 
 __all__ = [
@@ -58,7 +69,7 @@ _USAGES_BY_SPEC: dict[KeySpec, tuple[KeyUsage, ...]] = {
 }
 
 
-def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
+def _spec_and_usage(params: Mapping[str, Any]) -> tuple[KeySpec, KeyUsage]:
     """The key spec and usage of a CreateKey. A spec or usage of the model that Strongroom does not
     implement (ML-KEM, ENCAPSULATE_DECAPSULATE) is UnsupportedOperationException, before the checks of
     the pair."""
@@ -80,7 +91,7 @@ def _spec_and_usage(params: dict[str, Any]) -> tuple[KeySpec, KeyUsage]:
     return spec, usage
 
 
-def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def create_key(ctx: RequestContext, svc: Services, params: CreateKeyRequest) -> dict[str, Any]:
     spec, usage = _spec_and_usage(params)
     if params.get("CustomKeyStoreId") is not None:
         raise no_such_store(params["CustomKeyStoreId"])
@@ -127,7 +138,7 @@ def create_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> di
     return {"KeyMetadata": key_metadata(key)}
 
 
-def describe_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def describe_key(ctx: RequestContext, svc: Services, params: DescribeKeyRequest) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"])
     authorize_key(
         ctx, svc, key, "DescribeKey", identifier=params["KeyId"], grant_tokens=params.get("GrantTokens")
@@ -139,7 +150,7 @@ def describe_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
 _OWN_KEYS = "SELF"
 
 
-def list_keys(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def list_keys(ctx: RequestContext, svc: Services, params: ListKeysRequest) -> dict[str, Any]:
     authorize_account_action(ctx, svc, "ListKeys")
     limit = page_limit(params, default=100, maximum=1000)
     marker = params.get("Marker")
@@ -154,19 +165,21 @@ def list_keys(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dic
     return page(entries, limit, "Keys", keys[limit - 1].key_id if len(keys) > limit else None)
 
 
-def enable_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def enable_key(ctx: RequestContext, svc: Services, params: EnableKeyRequest) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "EnableKey")
     svc.keys.save(key.enable())
 
 
-def disable_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def disable_key(ctx: RequestContext, svc: Services, params: DisableKeyRequest) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "DisableKey")
     svc.keys.save(key.disable())
 
 
-def schedule_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def schedule_key_deletion(
+    ctx: RequestContext, svc: Services, params: ScheduleKeyDeletionRequest
+) -> dict[str, Any]:
     window = validate_pending_window(params.get("PendingWindowInDays"))
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(
@@ -182,7 +195,9 @@ def schedule_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, 
     }
 
 
-def cancel_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def cancel_key_deletion(
+    ctx: RequestContext, svc: Services, params: CancelKeyDeletionRequest
+) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "CancelKeyDeletion")
     key = key.cancel_deletion()
@@ -190,7 +205,7 @@ def cancel_key_deletion(ctx: RequestContext, svc: Services, params: dict[str, An
     return {"KeyId": key.arn}
 
 
-def update_key_description(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def update_key_description(ctx: RequestContext, svc: Services, params: UpdateKeyDescriptionRequest) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "UpdateKeyDescription")
     key.require_not_pending_deletion()

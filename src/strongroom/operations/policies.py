@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.domain.key_policy import DEFAULT_POLICY_NAME, MAX_KEY_POLICY_BYTES
@@ -18,6 +19,7 @@ from strongroom.errors import (
 from strongroom.operations.authz import authorize_key
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, Operation
+from strongroom.operations.requests import GetKeyPolicyRequest, ListKeyPoliciesRequest, PutKeyPolicyRequest
 
 __all__ = ["DECLARATIONS", "checked_key_policy", "get_key_policy", "list_key_policies", "put_key_policy"]
 
@@ -47,20 +49,20 @@ def checked_key_policy(ctx: RequestContext, svc: Services, key: KmsKey, text: st
     return text
 
 
-def _policy_name(params: dict[str, Any]) -> None:
+def _policy_name(params: Mapping[str, Any]) -> None:
     name = params.get("PolicyName")
     if name is not None and name != DEFAULT_POLICY_NAME:
         raise NotFoundException("No such policy exists")
 
 
-def get_key_policy(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def get_key_policy(ctx: RequestContext, svc: Services, params: GetKeyPolicyRequest) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "GetKeyPolicy")
     _policy_name(params)
     return {"Policy": svc.auth.key_policy_text(key), "PolicyName": DEFAULT_POLICY_NAME}
 
 
-def put_key_policy(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def put_key_policy(ctx: RequestContext, svc: Services, params: PutKeyPolicyRequest) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     bypass = bool(params.get("BypassPolicyLockoutSafetyCheck"))
     authorize_key(ctx, svc, key, "PutKeyPolicy", extra={"kms:BypassPolicyLockoutSafetyCheck": bypass})
@@ -69,7 +71,7 @@ def put_key_policy(ctx: RequestContext, svc: Services, params: dict[str, Any]) -
     svc.keys.put_key_policy(key, text)
 
 
-def list_key_policies(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def list_key_policies(ctx: RequestContext, svc: Services, params: ListKeyPoliciesRequest) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "ListKeyPolicies")
     return {"PolicyNames": [DEFAULT_POLICY_NAME], "Truncated": False}

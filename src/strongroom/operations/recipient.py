@@ -6,6 +6,7 @@ in the clear."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.domain.attestation import Attestation, envelope_for_recipient, verify_attestation
@@ -17,7 +18,7 @@ from strongroom.operations.context import Services
 __all__ = ["attestation_of", "attestation_conditions", "for_recipient"]
 
 
-def attestation_of(svc: Services, params: dict[str, Any]) -> Attestation | None:
+def attestation_of(svc: Services, params: Mapping[str, Any]) -> Attestation | None:
     """The verified attestation of the request's Recipient, or None when it has none."""
     recipient = params.get("Recipient")
     if recipient is None:

@@ -9,11 +9,12 @@ from strongroom.operations.authz import authorize_key, tag_context
 from strongroom.operations.common import marker_offset, page, page_limit
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, Operation
+from strongroom.operations.requests import ListResourceTagsRequest, TagResourceRequest, UntagResourceRequest
 
 __all__ = ["DECLARATIONS", "list_resource_tags", "tag_resource", "untag_resource"]
 
 
-def tag_resource(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def tag_resource(ctx: RequestContext, svc: Services, params: TagResourceRequest) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "TagResource", extra=tag_context(params["Tags"]))
     key.require_not_pending_deletion()
@@ -21,14 +22,14 @@ def tag_resource(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> 
     svc.keys.save(key.changed(tags=merge_tags(key.tags, new)))
 
 
-def untag_resource(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> None:
+def untag_resource(ctx: RequestContext, svc: Services, params: UntagResourceRequest) -> None:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "UntagResource", extra={"aws:TagKeys": list(params["TagKeys"])})
     key.require_not_pending_deletion()
     svc.keys.save(key.changed(tags=remove_tags(key.tags, params["TagKeys"])))
 
 
-def list_resource_tags(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def list_resource_tags(ctx: RequestContext, svc: Services, params: ListResourceTagsRequest) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "ListResourceTags")
     limit = page_limit(params, default=50, maximum=50)

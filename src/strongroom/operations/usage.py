@@ -12,11 +12,12 @@ from strongroom.errors import UnsupportedOperationException
 from strongroom.operations.authz import authorize_key
 from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, Operation
+from strongroom.operations.requests import GetKeyLastUsageRequest
 
 __all__ = ["DECLARATIONS", "get_key_last_usage"]
 
 
-def get_key_last_usage(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+def get_key_last_usage(ctx: RequestContext, svc: Services, params: GetKeyLastUsageRequest) -> dict[str, Any]:
     key = svc.keys.resolve(ctx.principal, params["KeyId"], allow_alias=False)
     authorize_key(ctx, svc, key, "GetKeyLastUsage", identifier=params["KeyId"])
     if svc.key_usage is None:
