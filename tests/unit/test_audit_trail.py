@@ -52,6 +52,7 @@ def call(**changes: object) -> AuditedCall:
         setattr(base, name, value)
     if "read_only" not in changes:  # as the edge sets it, from the operation's declaration
         base.read_only = CATALOG.is_read_only(base.operation)
+    base.secret_members = CATALOG.secret_members(base.operation)
     return base
 
 

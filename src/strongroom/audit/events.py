@@ -52,6 +52,9 @@ EVENT_VERSION: Final = "1.11"
 EVENT_SOURCE: Final = "kms.amazonaws.com"
 KEY_RESOURCE_TYPE: Final = "AWS::KMS::Key"
 
+#: The floor: member names no record ever holds, whatever the operation. The edge adds each operation's
+#: own (``AuditedCall.secret_members``: the model's blobs and sensitive members, and what the operation's
+#: declaration adds), so a new operation's secrets need no entry here.
 _SECRET_MEMBERS: Final = frozenset(
     {
         "Plaintext",
@@ -68,8 +71,7 @@ _SECRET_MEMBERS: Final = frozenset(
         "EncryptedKeyMaterial",
         "ImportToken",
         "GrantToken",
-        "KeyStorePassword",  # custom key stores: the CloudHSM kmsuser's password
-        "XksProxyAuthenticationCredential",  # and the external key store proxy's secret
+        "XksProxyAuthenticationCredential",  # an external key store proxy's credential, whole
     }
 )
 
@@ -98,9 +100,9 @@ def _grant_token_digest(token: object) -> str:
     return "sha256:" + hashlib.sha256(str(token).encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def _redacted(value: Any, depth: int = 0) -> Any:
-    """A request or response structure with its secret members left out and grant tokens replaced by
-    their digests; member names stay as they are, and an encryption context is kept verbatim. Below
+def _redacted(value: Any, secrets: frozenset[str] = _SECRET_MEMBERS, depth: int = 0) -> Any:
+    """A request or response structure with its ``secrets`` members left out and grant tokens replaced
+    by their digests; member names stay as they are, and an encryption context is kept verbatim. Below
     :data:`MAX_DEPTH` levels a structure becomes null."""
     if depth >= MAX_DEPTH and isinstance(value, Mapping | list):
         return None
@@ -108,7 +110,7 @@ def _redacted(value: Any, depth: int = 0) -> Any:
         out: dict[str, Any] = {}
         for name, member in value.items():
             name = str(name)
-            if name in _SECRET_MEMBERS:
+            if name in secrets:
                 continue
             kind = type(member)
             if kind is str or kind is int or kind is bool:  # the common case first
@@ -117,13 +119,14 @@ def _redacted(value: Any, depth: int = 0) -> Any:
                 out[name] = [_grant_token_digest(token) for token in member]
             elif "EncryptionContext" in name and isinstance(member, Mapping):
                 out[name] = {
-                    str(k): v if type(v) is str else _redacted(v, depth + 2) for k, v in member.items()
+                    str(k): v if type(v) is str else _redacted(v, secrets, depth + 2)
+                    for k, v in member.items()
                 }
             else:
-                out[name] = _redacted(member, depth + 1)
+                out[name] = _redacted(member, secrets, depth + 1)
         return out
     if isinstance(value, list):
-        return [_redacted(item, depth + 1) for item in value]
+        return [_redacted(item, secrets, depth + 1) for item in value]
     if isinstance(value, bytes | bytearray):
         return None  # a blob member we do not know: never logged
     return value
@@ -164,6 +167,9 @@ class AuditedCall:
     body_bytes: int = 0
     #: Whether the call changes nothing (its operation's declaration; the edge sets it).
     read_only: bool = False
+    #: Members of this operation's request and response never to be recorded, beyond those no record
+    #: ever holds (the edge sets them from the model and the operation's declaration).
+    secret_members: frozenset[str] = frozenset()
 
 
 def _user_identity(call: AuditedCall) -> dict[str, Any]:
@@ -224,14 +230,15 @@ def summarize(
     It is cheap on purpose (the request waits for it): the CloudTrail shape is built later, by the
     writer, with :func:`event_from_summary`. Only the parts of the response a record uses are kept: the
     whole (redacted) response of a successful change, otherwise just its key material id."""
+    secrets = _SECRET_MEMBERS | call.secret_members if call.secret_members else _SECRET_MEMBERS
     kept: Mapping[str, Any] | None = None
     if response is not None and error_code is None:
         if not call.read_only:
-            kept = _redacted(response)
+            kept = _redacted(response, secrets)
         elif response.get("KeyMaterialId"):
             kept = {"KeyMaterialId": response["KeyMaterialId"]}
     omitted = False
-    parameters = _redacted(call.parameters) if call.parameters is not None else None
+    parameters = _redacted(call.parameters, secrets) if call.parameters is not None else None
     if parameters is not None and call.body_bytes > MAX_ELEMENT_BYTES and _too_large(parameters):
         parameters, omitted = None, True
     user_agent = call.user_agent

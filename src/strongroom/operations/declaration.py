@@ -10,7 +10,12 @@ operations. The catalog answers, for the edge, the audit trail and authorization
   whether a principal of another account may perform them ("Cross-account use: Yes" in the API
   reference);
 - which keys a grant may allow it on, and whether a grant's encryption-context constraints apply to it
-  (they do not to ``DescribeKey``, ``GetPublicKey`` and ``RetireGrant``).
+  (they do not to ``DescribeKey``, ``GetPublicKey`` and ``RetireGrant``);
+- which members of its request and response an audit record never holds: those the model makes blobs or
+  marks sensitive, found by the catalog, and those its declaration adds (``GrantToken``).
+
+Its request is typed: each handler takes its operation's ``TypedDict`` from
+:mod:`strongroom.operations.requests`, generated from the shipped model.
 
 Grant operations and IAM actions share their names (a grant names ``ReEncryptFrom``, not ``ReEncrypt``),
 so the per-action facts are looked up by action name.
@@ -18,7 +23,7 @@ so the per-action facts are looked up by action name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, Flag, auto
 from types import MappingProxyType
@@ -83,6 +88,8 @@ class Operation:
     grant_constraints: bool = True
     #: The IAM actions (and grant operations) it is authorized as, when not just its name.
     actions: tuple[str, ...] = ()
+    #: Members never recorded beyond the model's blobs and sensitive members (see Catalog).
+    secret_members: frozenset[str] = frozenset()
 
     @property
     def iam_actions(self) -> tuple[str, ...]:
@@ -92,7 +99,14 @@ class Operation:
 class Catalog:
     """Every declared operation, and the facts derived from them (computed once)."""
 
-    def __init__(self, operations: Iterable[Operation]) -> None:
+    def __init__(
+        self,
+        operations: Iterable[Operation],
+        model_operations: Iterable[str] = (),
+        model_secrets: Callable[[str], frozenset[str]] = lambda operation: frozenset(),
+    ) -> None:
+        """``model_operations`` and ``model_secrets``: the model's operations, and the members of each
+        that are blobs or sensitive (:meth:`strongroom.protocol.model.ServiceModel.secret_members`)."""
         declared: dict[str, Operation] = {}
         for operation in operations:
             if operation.name in declared:
@@ -106,6 +120,10 @@ class Catalog:
         by_action = [(action, o) for o in declared.values() for action in o.iam_actions]
         self._cross_account = frozenset(action for action, o in by_action if o.cross_account)
         self._constraint_free = frozenset(action for action, o in by_action if not o.grant_constraints)
+        self._secrets = {
+            name: model_secrets(name) | (declared[name].secret_members if name in declared else frozenset())
+            for name in {*model_operations, *declared}
+        }
         self._grantable = {
             kind: frozenset(action for action, o in by_action if kind in o.grant_keys)
             for kind in (
@@ -124,6 +142,10 @@ class Catalog:
         if operation is None:
             return name.startswith(_READ_PREFIXES)
         return operation.access.read_only
+
+    def secret_members(self, name: str) -> frozenset[str]:
+        """The members of this operation's request and response that no audit record may hold."""
+        return self._secrets.get(name, frozenset())
 
     def crosses_accounts(self, action: str) -> bool:
         """Whether a principal of another account may perform ``action`` (``Encrypt``) on a key."""

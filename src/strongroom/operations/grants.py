@@ -304,8 +304,18 @@ def revoke_grant(ctx: RequestContext, svc: Services, params: RevokeGrantRequest)
     svc.keys.delete_grant(grant.grant_id)
 
 
+#: A grant token proves its grant: records hold only its digest, in GrantTokens (audit.events).
+_TOKEN = frozenset({"GrantToken"})
+
 DECLARATIONS = (
-    Operation("CreateGrant", create_grant, Access.CHANGE, cross_account=True, grant_keys=GrantKeys.ALL),
+    Operation(
+        "CreateGrant",
+        create_grant,
+        Access.CHANGE,
+        cross_account=True,
+        grant_keys=GrantKeys.ALL,
+        secret_members=_TOKEN,
+    ),
     Operation("ListGrants", list_grants, Access.READ, cross_account=True),
     Operation("ListRetirableGrants", list_retirable_grants, Access.READ),
     Operation(
@@ -315,6 +325,7 @@ DECLARATIONS = (
         cross_account=True,
         grant_keys=GrantKeys.ALL,
         grant_constraints=False,
+        secret_members=_TOKEN,
     ),
     Operation("RevokeGrant", revoke_grant, Access.CHANGE, cross_account=True),
 )

@@ -21,13 +21,19 @@ from strongroom.operations import (
 )
 from strongroom.operations.context import Handler
 from strongroom.operations.declaration import Catalog
+from strongroom.protocol.model import load_kms_model
 
 __all__ = ["CATALOG", "OPERATIONS"]
 
+_MODEL = load_kms_model()
 CATALOG = Catalog(
-    declaration
-    for family in (keys, usage, crypto, asymmetric, aliases, policies, grants, tags, custom_key_stores)
-    for declaration in family.DECLARATIONS
+    (
+        declaration
+        for family in (keys, usage, crypto, asymmetric, aliases, policies, grants, tags, custom_key_stores)
+        for declaration in family.DECLARATIONS
+    ),
+    _MODEL.operation_names,
+    _MODEL.secret_members,
 )
 
 #: ``TrentService.<Operation>`` -> handler

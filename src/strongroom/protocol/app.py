@@ -184,7 +184,9 @@ class KmsApplication:
     ) -> tuple[Response, Batch | None]:
         call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
         call.body_bytes = len(body)
-        read_only = call.read_only = self._catalog.is_read_only(_operation_of(headers))
+        operation = _operation_of(headers)
+        read_only = call.read_only = self._catalog.is_read_only(operation)
+        call.secret_members = self._catalog.secret_members(operation)
         if self._audit is None or self._transactions is None or read_only:
             return self._record(call, headers, *self._run(method, path, query, headers, body, call), wake)
         # A change: its writes wait in one transaction until its record is durable (module docstring).
@@ -341,6 +343,7 @@ class KmsApplication:
         call = AuditedCall(request_id, time.time(), client, headers.get("user-agent") or "")
         call.operation = _operation_of(headers)
         call.read_only = self._catalog.is_read_only(call.operation)
+        call.secret_members = self._catalog.secret_members(call.operation)
         _credential_of(headers, call)
         return (413, response_headers, payload), self._audit.record(call, None, error.code, error.message)
 

@@ -85,6 +85,31 @@ class ServiceModel:
         name = self.input_shape_name(operation)
         return None if name is None else self.shape(name)
 
+    def secret_members(self, operation: str) -> frozenset[str]:
+        """Names of the members, at any depth of the operation's request and response, that are blobs
+        or marked sensitive: what an audit record never holds (CloudTrail logs neither)."""
+        found: set[str] = set()
+        seen: set[str] = set()
+        spec = self._operations[operation]
+        pending = [ref["shape"] for ref in (spec.get("input"), spec.get("output")) if ref]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            shape = self._shapes[name]
+            if shape["type"] == "structure":
+                for member, ref in shape.get("members", {}).items():
+                    target = self._shapes[ref["shape"]]
+                    if target["type"] == "blob" or target.get("sensitive") or ref.get("sensitive"):
+                        found.add(member)
+                    pending.append(ref["shape"])
+            elif shape["type"] == "list":
+                pending.append(shape["member"]["shape"])
+            elif shape["type"] == "map":
+                pending.append(shape["value"]["shape"])
+        return frozenset(found)
+
     def shape(self, name: str) -> dict[str, Any]:
         """The shape called ``name``; ``KeyError`` if the model has none by that name."""
         return self._shapes[name]
