@@ -63,6 +63,7 @@ _SECRET_MEMBERS: Final = frozenset(
         "Mac",
         "Signature",
         "SharedSecret",
+        "SharedSecretCiphertextBlob",  # Encapsulate, Decapsulate
         "PublicKey",
         "Recipient",
         "EncryptedKeyMaterial",

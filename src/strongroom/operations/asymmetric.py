@@ -1,4 +1,5 @@
-"""Asymmetric and HMAC keys: GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret.
+"""Asymmetric and HMAC keys: GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret,
+Encapsulate, Decapsulate.
 
 Each handler resolves the key, authorizes it, checks its usage and then its state (AWS's order), honours
 DryRun, and calls the domain (:mod:`strongroom.domain.asymmetric`). RSA encryption is in
@@ -26,7 +27,9 @@ from strongroom.operations.recipient import attestation_conditions, attestation_
 
 __all__ = [
     "DECLARATIONS",
+    "decapsulate",
     "derive_shared_secret",
+    "encapsulate",
     "generate_mac",
     "get_public_key",
     "sign",
@@ -72,6 +75,8 @@ def get_public_key(ctx: RequestContext, svc: Services, params: dict[str, Any]) -
         response["SigningAlgorithms"] = list(algorithms.signing)
     if algorithms.key_agreement:
         response["KeyAgreementAlgorithms"] = list(algorithms.key_agreement)
+    if algorithms.encapsulation:
+        response["EncapsulationAlgorithms"] = list(algorithms.encapsulation)
     return response
 
 
@@ -167,13 +172,49 @@ def derive_shared_secret(ctx: RequestContext, svc: Services, params: dict[str, A
     }
 
 
+def _encapsulation(
+    ctx: RequestContext, svc: Services, params: dict[str, Any], operation: str
+) -> tuple[KmsKey, str, AsymmetricKey]:
+    """The ML-KEM key and algorithm of an Encapsulate or Decapsulate, after every check the call makes
+    (usage, then state, then the algorithm; DryRun last)."""
+    algorithm = params["EncapsulationAlgorithm"]
+    key = _key_for(ctx, svc, params, operation, KeyUsage.ENCAPSULATE_DECAPSULATE)
+    kem = svc.keys.asymmetric_key(key)
+    if algorithm not in kem.algorithms.encapsulation:
+        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
+    check_dry_run(params)
+    return key, algorithm, kem
+
+
+def encapsulate(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    """A fresh shared secret and its ciphertext under the key's public key. Anyone with the public key
+    (GetPublicKey) can do this locally; the operation exists for callers without an ML-KEM library."""
+    key, algorithm, kem = _encapsulation(ctx, svc, params, "Encapsulate")
+    shared_secret, ciphertext = kem.encapsulate(algorithm)
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": b64(shared_secret),
+        "SharedSecretCiphertextBlob": b64(ciphertext),
+        "EncapsulationAlgorithm": algorithm,
+    }
+
+
+def decapsulate(ctx: RequestContext, svc: Services, params: dict[str, Any]) -> dict[str, Any]:
+    key, algorithm, kem = _encapsulation(ctx, svc, params, "Decapsulate")
+    shared_secret = kem.decapsulate(algorithm, params["SharedSecretCiphertextBlob"])
+    return {"KeyId": key.arn, "SharedSecret": b64(shared_secret), "EncapsulationAlgorithm": algorithm}
+
+
 DECLARATIONS = (
     Operation(
         "GetPublicKey",
         get_public_key,
         Access.READ,
         cross_account=True,
-        grant_keys=GrantKeys.RSA_ENCRYPTION | GrantKeys.SIGNING | GrantKeys.KEY_AGREEMENT,
+        grant_keys=GrantKeys.RSA_ENCRYPTION
+        | GrantKeys.SIGNING
+        | GrantKeys.KEY_AGREEMENT
+        | GrantKeys.ENCAPSULATION,
         grant_constraints=False,
     ),
     Operation("Sign", sign, Access.CRYPTOGRAPHIC, cross_account=True, grant_keys=GrantKeys.SIGNING),
@@ -192,5 +233,19 @@ DECLARATIONS = (
         Access.CRYPTOGRAPHIC,
         cross_account=True,
         grant_keys=GrantKeys.KEY_AGREEMENT,
+    ),
+    Operation(
+        "Encapsulate",
+        encapsulate,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.ENCAPSULATION,
+    ),
+    Operation(
+        "Decapsulate",
+        decapsulate,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.ENCAPSULATION,
     ),
 )
