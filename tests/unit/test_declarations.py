@@ -12,8 +12,9 @@ from strongroom.protocol.model import load_kms_model
 
 # API reference, "Cross-account use: Yes" (the IAM actions; ReEncrypt is ReEncryptFrom and ReEncryptTo).
 CROSS_ACCOUNT = {
-    "CreateGrant", "Decrypt", "DeriveSharedSecret", "DescribeKey", "Encrypt", "GenerateDataKey",
-    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
+    "CreateGrant", "Decapsulate", "Decrypt", "DeriveSharedSecret", "DescribeKey", "Encapsulate", "Encrypt",
+    "GenerateDataKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
     "GenerateMac", "GetPublicKey", "ListGrants", "ReEncryptFrom", "ReEncryptTo", "RetireGrant",
     "RevokeGrant", "Sign", "Verify", "VerifyMac",
 }  # fmt: skip
@@ -36,11 +37,13 @@ GRANTABLE = {
     (KeySpec.ECC_NIST_P256, KeyUsage.SIGN_VERIFY): COMMON | {"Sign", "Verify", "GetPublicKey"},
     (KeySpec.HMAC_256, KeyUsage.GENERATE_VERIFY_MAC): COMMON | {"GenerateMac", "VerifyMac"},
     (KeySpec.ECC_NIST_P256, KeyUsage.KEY_AGREEMENT): COMMON | {"DeriveSharedSecret", "GetPublicKey"},
+    # Not in the guide's table as we know it: the GrantOperation enum has Encapsulate and Decapsulate,
+    # which only ML-KEM keys perform, and GetPublicKey is grantable on every other asymmetric key.
+    (KeySpec.ML_KEM_768, KeyUsage.ENCAPSULATE_DECAPSULATE): COMMON
+    | {"Encapsulate", "Decapsulate", "GetPublicKey"},
 }
-# GetKeyLastUsage's KeyLastUsageTrackingOperation enum: the cryptographic operations (less the ML-KEM
-# ones, which Strongroom does not implement yet).
-NOT_YET = {"Encapsulate", "Decapsulate"}
-CRYPTOGRAPHIC = set(load_kms_model().shape("KeyLastUsageTrackingOperation")["enum"]) - NOT_YET
+# GetKeyLastUsage's KeyLastUsageTrackingOperation enum: the cryptographic operations.
+CRYPTOGRAPHIC = set(load_kms_model().shape("KeyLastUsageTrackingOperation")["enum"])
 
 
 def key(spec: KeySpec, usage: KeyUsage) -> KmsKey:

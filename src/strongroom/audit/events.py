@@ -66,6 +66,7 @@ _SECRET_MEMBERS: Final = frozenset(
         "Mac",
         "Signature",
         "SharedSecret",
+        "SharedSecretCiphertextBlob",  # Encapsulate, Decapsulate
         "PublicKey",
         "Recipient",
         "EncryptedKeyMaterial",

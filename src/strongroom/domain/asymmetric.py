@@ -10,6 +10,8 @@ AWS KMS's:
 - ``ED25519_SHA_512`` is pure Ed25519 over the raw message (RFC 8032); ``ED25519_PH_SHA_512`` is
   Ed25519ph over a given SHA-512 digest (:mod:`strongroom.domain.ed25519ph`).
 - ``ML_DSA_SHAKE_256`` is pure ML-DSA (FIPS 204) with an empty context.
+- ``ML_KEM`` is FIPS 203's ML-KEM.Encaps / ML-KEM.Decaps (:mod:`strongroom.domain.ml_kem`): a 32-byte
+  shared secret and its raw ciphertext; decapsulation rejects implicitly.
 - ``MessageType=DIGEST`` signs the given digest as is, after checking its length.
 
 The error messages are AWS's where they are known (see ``shared/reference/kms-wire-semantics.md`` 6.2 and
@@ -28,9 +30,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from strongroom.domain import ed25519ph, ml_dsa
+from strongroom.domain import ed25519ph, ml_dsa, ml_kem
 from strongroom.domain.keys import KeySpec, KeyUsage, not_implemented
 from strongroom.domain.ml_dsa import ML_DSA_SPECS
+from strongroom.domain.ml_kem import CIPHERTEXT_LENGTHS, ML_KEM_SPECS
 from strongroom.errors import (
     InvalidCiphertextException,
     InvalidKeyUsageException,
@@ -50,7 +53,8 @@ __all__ = [
     "public_key_of",
 ]
 
-# GenerateDataKeyPair's KeyPairSpec values, as the KeySpec each one generates (SM2 is China only).
+# GenerateDataKeyPair's KeyPairSpec values, as the KeySpec each one generates (SM2 is China only; an
+# ML-KEM spec the installed library lacks answers UnsupportedOperationException, see ml_kem.require).
 KEY_PAIR_SPECS: Final = frozenset(
     {
         KeySpec.RSA_2048,
@@ -61,6 +65,9 @@ KEY_PAIR_SPECS: Final = frozenset(
         KeySpec.ECC_NIST_P521,
         KeySpec.ECC_SECG_P256K1,
         KeySpec.ECC_NIST_EDWARDS25519,
+        KeySpec.ML_KEM_512,
+        KeySpec.ML_KEM_768,
+        KeySpec.ML_KEM_1024,
     }
 )
 
@@ -111,10 +118,17 @@ class Algorithms:
     signing: tuple[str, ...] = ()
     mac: tuple[str, ...] = ()
     key_agreement: tuple[str, ...] = ()
+    encapsulation: tuple[str, ...] = ()
 
 
 def is_asymmetric(spec: KeySpec) -> bool:
-    return spec in _RSA_BITS or spec in _CURVES or spec is KeySpec.ECC_NIST_EDWARDS25519 or spec in _ML_DSA
+    return (
+        spec in _RSA_BITS
+        or spec in _CURVES
+        or spec is KeySpec.ECC_NIST_EDWARDS25519
+        or spec in _ML_DSA
+        or spec in ML_KEM_SPECS
+    )
 
 
 def is_hmac(spec: KeySpec) -> bool:
@@ -138,6 +152,8 @@ def algorithms_for(spec: KeySpec, usage: KeyUsage) -> Algorithms:
         return Algorithms(signing=_ED25519_SIGNING)
     if spec in _ML_DSA:
         return Algorithms(signing=("ML_DSA_SHAKE_256",))
+    if spec in ML_KEM_SPECS:
+        return Algorithms(encapsulation=("ML_KEM",))
     return Algorithms()
 
 
@@ -155,6 +171,8 @@ def generate_material(spec: KeySpec, random_bytes: Callable[[int], bytes]) -> by
         private = ed25519.Ed25519PrivateKey.generate()
     elif spec in _ML_DSA:
         private = ml_dsa.generate(spec)
+    elif spec in ML_KEM_SPECS:
+        private = ml_kem.generate(spec)  # PKCS#8 below is the 64-byte seed form
     else:
         raise not_implemented("KeySpec", spec)
     der: bytes = private.private_bytes(
@@ -188,6 +206,8 @@ class AsymmetricKey:
     def __init__(self, spec: KeySpec, usage: KeyUsage, material: bytes) -> None:
         self.spec = spec
         self.algorithms = algorithms_for(spec, usage)
+        if spec in ML_KEM_SPECS:  # a key made where ML-KEM was available, served where it is not
+            ml_kem.require(spec)
         self._private = serialization.load_der_private_key(material, password=None)
 
     def public_key_der(self) -> bytes:
@@ -291,6 +311,33 @@ class AsymmetricKey:
             return self._private.exchange(ec.ECDH(), peer)
         except ValueError:  # a point OpenSSL refuses
             raise ValidationException() from None
+
+    # -- key encapsulation -----------------------------------------------------------------------------
+    def encapsulate(self, algorithm: str) -> tuple[bytes, bytes]:
+        """(shared secret, ciphertext): a fresh 32-byte secret encapsulated under the public key."""
+        private = self._require_ml_kem(algorithm)
+        shared_secret, ciphertext = cast(Any, private).public_key().encapsulate()
+        return bytes(shared_secret), bytes(ciphertext)
+
+    def decapsulate(self, algorithm: str, ciphertext: bytes) -> bytes:
+        """The 32-byte shared secret of ``ciphertext``.
+
+        Only a ciphertext of the wrong length is refused (``InvalidCiphertextException``, no message):
+        any other, tampered or made for another key, yields FIPS 203's implicit-rejection value, a
+        pseudo-random secret derived from the key's ``z`` and the ciphertext, in constant time. That is
+        what the Decapsulate documentation says AWS does; the caller must confirm the secrets match."""
+        private = self._require_ml_kem(algorithm)
+        if len(ciphertext) != CIPHERTEXT_LENGTHS[self.spec]:
+            raise InvalidCiphertextException()
+        try:
+            return bytes(cast(Any, private).decapsulate(ciphertext))
+        except ValueError:  # the library's own length check; unreachable after ours
+            raise InvalidCiphertextException() from None
+
+    def _require_ml_kem(self, algorithm: str) -> object:
+        if algorithm not in self.algorithms.encapsulation or not ml_kem.is_ml_kem_key(self._private):
+            raise _incompatible(algorithm, self.spec)
+        return self._private
 
     # -- RSA encryption --------------------------------------------------------------------------------
     def encrypt(self, algorithm: str, plaintext: bytes) -> bytes:

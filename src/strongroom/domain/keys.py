@@ -64,6 +64,9 @@ class KeySpec(StrEnum):
     ML_DSA_44 = "ML_DSA_44"
     ML_DSA_65 = "ML_DSA_65"
     ML_DSA_87 = "ML_DSA_87"
+    ML_KEM_512 = "ML_KEM_512"
+    ML_KEM_768 = "ML_KEM_768"
+    ML_KEM_1024 = "ML_KEM_1024"
 
 
 class KeyUsage(StrEnum):
@@ -71,6 +74,7 @@ class KeyUsage(StrEnum):
     SIGN_VERIFY = "SIGN_VERIFY"
     GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
     KEY_AGREEMENT = "KEY_AGREEMENT"
+    ENCAPSULATE_DECAPSULATE = "ENCAPSULATE_DECAPSULATE"
 
 
 class Origin(StrEnum):
@@ -91,8 +95,8 @@ def not_implemented(member: str, value: str) -> UnsupportedOperationException:
 def implemented(kind: type[_Member], value: str, member: str) -> _Member:
     """The ``kind`` member whose value is ``value``, the request's ``member``.
 
-    Validation admits every value of the shipped AWS model's enums, and AWS adds values (ML-KEM key
-    specs, new key usages) before Strongroom implements them: such a value is
+    Validation admits every value of the shipped AWS model's enums, and AWS adds values (key specs,
+    key usages) before Strongroom implements them: such a value is
     :func:`not_implemented`, never a ``ValueError`` (an HTTP 500).
     """
     try:

@@ -1,4 +1,5 @@
-"""Asymmetric and HMAC keys: GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret.
+"""Asymmetric and HMAC keys: GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret,
+Encapsulate, Decapsulate.
 
 Each handler resolves the key, authorizes it, checks its usage and then its state (AWS's order), honours
 DryRun, and calls the domain (:mod:`strongroom.domain.asymmetric`). RSA encryption is in
@@ -25,7 +26,9 @@ from strongroom.operations.context import RequestContext, Services
 from strongroom.operations.declaration import Access, GrantKeys, Operation
 from strongroom.operations.recipient import attestation_conditions, attestation_of, for_recipient
 from strongroom.operations.requests import (
+    DecapsulateRequest,
     DeriveSharedSecretRequest,
+    EncapsulateRequest,
     GenerateMacRequest,
     GetPublicKeyRequest,
     SignRequest,
@@ -35,7 +38,9 @@ from strongroom.operations.requests import (
 
 __all__ = [
     "DECLARATIONS",
+    "decapsulate",
     "derive_shared_secret",
+    "encapsulate",
     "generate_mac",
     "get_public_key",
     "sign",
@@ -81,6 +86,8 @@ def get_public_key(ctx: RequestContext, svc: Services, params: GetPublicKeyReque
         response["SigningAlgorithms"] = list(algorithms.signing)
     if algorithms.key_agreement:
         response["KeyAgreementAlgorithms"] = list(algorithms.key_agreement)
+    if algorithms.encapsulation:
+        response["EncapsulationAlgorithms"] = list(algorithms.encapsulation)
     return response
 
 
@@ -178,13 +185,49 @@ def derive_shared_secret(
     }
 
 
+def _encapsulation(
+    ctx: RequestContext, svc: Services, params: Mapping[str, Any], operation: str
+) -> tuple[KmsKey, str, AsymmetricKey]:
+    """The ML-KEM key and algorithm of an Encapsulate or Decapsulate, after every check the call makes
+    (usage, then state, then the algorithm; DryRun last)."""
+    algorithm = params["EncapsulationAlgorithm"]
+    key = _key_for(ctx, svc, params, operation, KeyUsage.ENCAPSULATE_DECAPSULATE)
+    kem = svc.keys.asymmetric_key(key)
+    if algorithm not in kem.algorithms.encapsulation:
+        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
+    check_dry_run(params)
+    return key, algorithm, kem
+
+
+def encapsulate(ctx: RequestContext, svc: Services, params: EncapsulateRequest) -> dict[str, Any]:
+    """A fresh shared secret and its ciphertext under the key's public key. Anyone with the public key
+    (GetPublicKey) can do this locally; the operation exists for callers without an ML-KEM library."""
+    key, algorithm, kem = _encapsulation(ctx, svc, params, "Encapsulate")
+    shared_secret, ciphertext = kem.encapsulate(algorithm)
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": b64(shared_secret),
+        "SharedSecretCiphertextBlob": b64(ciphertext),
+        "EncapsulationAlgorithm": algorithm,
+    }
+
+
+def decapsulate(ctx: RequestContext, svc: Services, params: DecapsulateRequest) -> dict[str, Any]:
+    key, algorithm, kem = _encapsulation(ctx, svc, params, "Decapsulate")
+    shared_secret = kem.decapsulate(algorithm, params["SharedSecretCiphertextBlob"])
+    return {"KeyId": key.arn, "SharedSecret": b64(shared_secret), "EncapsulationAlgorithm": algorithm}
+
+
 DECLARATIONS = (
     Operation(
         "GetPublicKey",
         get_public_key,
         Access.READ,
         cross_account=True,
-        grant_keys=GrantKeys.RSA_ENCRYPTION | GrantKeys.SIGNING | GrantKeys.KEY_AGREEMENT,
+        grant_keys=GrantKeys.RSA_ENCRYPTION
+        | GrantKeys.SIGNING
+        | GrantKeys.KEY_AGREEMENT
+        | GrantKeys.ENCAPSULATION,
         grant_constraints=False,
     ),
     Operation("Sign", sign, Access.CRYPTOGRAPHIC, cross_account=True, grant_keys=GrantKeys.SIGNING),
@@ -203,5 +246,19 @@ DECLARATIONS = (
         Access.CRYPTOGRAPHIC,
         cross_account=True,
         grant_keys=GrantKeys.KEY_AGREEMENT,
+    ),
+    Operation(
+        "Encapsulate",
+        encapsulate,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.ENCAPSULATION,
+    ),
+    Operation(
+        "Decapsulate",
+        decapsulate,
+        Access.CRYPTOGRAPHIC,
+        cross_account=True,
+        grant_keys=GrantKeys.ENCAPSULATION,
     ),
 )

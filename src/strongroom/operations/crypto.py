@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from strongroom.domain import ml_kem
 from strongroom.domain.asymmetric import KEY_PAIR_SPECS, AsymmetricKey, is_asymmetric, public_key_of
 from strongroom.domain.attestation import Attestation
 from strongroom.domain.ciphertext import parse_header
 from strongroom.domain.encryption_context import canonical_encryption_context
 from strongroom.domain.keys import KeySpec, KeyUsage, KmsKey, not_implemented
+from strongroom.domain.ml_kem import ML_KEM_SPECS
 from strongroom.domain.policy import ContextValue
 from strongroom.errors import (
     IncorrectKeyException,
@@ -196,8 +198,10 @@ def _data_key_pair(
     if pair_spec == "SM2":
         raise UnsupportedOperationException("KeyPairSpec SM2 is not supported in this Region")
     spec = _PAIR_SPECS.get(pair_spec)
-    if spec is None:  # ML-KEM, or any value newer than Strongroom
+    if spec is None:  # any value newer than Strongroom
         raise not_implemented("KeyPairSpec", pair_spec)
+    if spec in ML_KEM_SPECS:  # ML_KEM_512, or ML-KEM without a library that has it
+        ml_kem.require(spec, "KeyPairSpec")
     check_dry_run(params)
     private = svc.keys.new_private_key(spec)
     public = public_key_of(private)

@@ -57,7 +57,8 @@ class GrantKeys(Flag):
     SIGNING = auto()  # SIGN_VERIFY
     MAC = auto()  # GENERATE_VERIFY_MAC
     KEY_AGREEMENT = auto()  # KEY_AGREEMENT
-    ALL = SYMMETRIC | RSA_ENCRYPTION | SIGNING | MAC | KEY_AGREEMENT
+    ENCAPSULATION = auto()  # ENCAPSULATE_DECAPSULATE (ML-KEM)
+    ALL = SYMMETRIC | RSA_ENCRYPTION | SIGNING | MAC | KEY_AGREEMENT | ENCAPSULATION
 
 
 _BY_USAGE: Final = {
@@ -65,6 +66,7 @@ _BY_USAGE: Final = {
     KeyUsage.SIGN_VERIFY: GrantKeys.SIGNING,
     KeyUsage.GENERATE_VERIFY_MAC: GrantKeys.MAC,
     KeyUsage.KEY_AGREEMENT: GrantKeys.KEY_AGREEMENT,
+    KeyUsage.ENCAPSULATE_DECAPSULATE: GrantKeys.ENCAPSULATION,
 }
 
 
@@ -132,6 +134,7 @@ class Catalog:
                 GrantKeys.SIGNING,
                 GrantKeys.MAC,
                 GrantKeys.KEY_AGREEMENT,
+                GrantKeys.ENCAPSULATION,
             )
         }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from strongroom.domain import ml_kem
 from strongroom.domain.ids import is_key_id, new_key_id
 from strongroom.domain.keys import (
     KeySpec,
@@ -16,6 +17,7 @@ from strongroom.domain.keys import (
     not_implemented,
     validate_pending_window,
 )
+from strongroom.domain.ml_kem import ML_KEM_SPECS
 from strongroom.domain.tags import validate_new_tags
 from strongroom.errors import InvalidMarkerException, UnsupportedOperationException, ValidationException
 from strongroom.operations.authz import authorize_account_action, authorize_key, tag_context
@@ -66,13 +68,14 @@ _USAGES_BY_SPEC: dict[KeySpec, tuple[KeyUsage, ...]] = {
     },
     KeySpec.SM2: (KeyUsage.ENCRYPT_DECRYPT, KeyUsage.SIGN_VERIFY, KeyUsage.KEY_AGREEMENT),
     **{s: (KeyUsage.SIGN_VERIFY,) for s in (KeySpec.ML_DSA_44, KeySpec.ML_DSA_65, KeySpec.ML_DSA_87)},
+    **{s: (KeyUsage.ENCAPSULATE_DECAPSULATE,) for s in ML_KEM_SPECS},
 }
 
 
 def _spec_and_usage(params: Mapping[str, Any]) -> tuple[KeySpec, KeyUsage]:
-    """The key spec and usage of a CreateKey. A spec or usage of the model that Strongroom does not
-    implement (ML-KEM, ENCAPSULATE_DECAPSULATE) is UnsupportedOperationException, before the checks of
-    the pair."""
+    """The key spec and usage of a CreateKey. A spec or usage of the model that Strongroom does not know
+    is UnsupportedOperationException, before the checks of the pair; so is a valid pair Strongroom
+    cannot make (SM2 outside China, ML_KEM_512, ML-KEM without a library that has it), after them."""
     member = "KeySpec" if params.get("KeySpec") else "CustomerMasterKeySpec"
     spec_name = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
     spec = implemented(KeySpec, spec_name, member)
@@ -88,6 +91,8 @@ def _spec_and_usage(params: Mapping[str, Any]) -> tuple[KeySpec, KeyUsage]:
         raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
     if spec is KeySpec.SM2:
         raise UnsupportedOperationException("KeySpec SM2 is not supported in this Region")
+    if spec in ML_KEM_SPECS:
+        ml_kem.require(spec)
     return spec, usage
 
 

@@ -34,6 +34,7 @@ def key_metadata(key: KmsKey) -> dict[str, Any]:
         ("SigningAlgorithms", algorithms.signing),
         ("MacAlgorithms", algorithms.mac),
         ("KeyAgreementAlgorithms", algorithms.key_agreement),
+        ("EncapsulationAlgorithms", algorithms.encapsulation),
     ):
         if values:
             meta[name] = list(values)
