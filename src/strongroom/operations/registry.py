@@ -16,6 +16,7 @@ from strongroom.operations import (
     grants,
     keys,
     policies,
+    rotation,
     tags,
     usage,
 )
@@ -26,7 +27,18 @@ __all__ = ["CATALOG", "OPERATIONS"]
 
 CATALOG = Catalog(
     declaration
-    for family in (keys, usage, crypto, asymmetric, aliases, policies, grants, tags, custom_key_stores)
+    for family in (
+        keys,
+        usage,
+        crypto,
+        asymmetric,
+        aliases,
+        policies,
+        grants,
+        tags,
+        custom_key_stores,
+        rotation,
+    )
     for declaration in family.DECLARATIONS
 )
 
