@@ -117,7 +117,7 @@ def next_after(key: KmsKey, now: float) -> float | None:
         return key.next_rotation
     period = key.rotation_period_days * DAY
     missed = max(0, int((now - key.next_rotation) // period))
-    return key.next_rotation + (missed + 1) * period
+    return round(key.next_rotation + (missed + 1) * period, 3)
 
 
 def rotated(key: KmsKey, version: int, material_id: str, rotation_type: RotationType, now: float) -> KmsKey:
