@@ -14,8 +14,8 @@ from strongroom.protocol.model import load_kms_model
 CROSS_ACCOUNT = {
     "CreateGrant", "Decrypt", "DeriveSharedSecret", "DescribeKey", "Encrypt", "GenerateDataKey",
     "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac", "GetPublicKey", "ListGrants", "ReEncryptFrom", "ReEncryptTo", "RetireGrant",
-    "RevokeGrant", "Sign", "Verify", "VerifyMac",
+    "GenerateMac", "GetKeyRotationStatus", "GetPublicKey", "ListGrants", "ReEncryptFrom", "ReEncryptTo",
+    "RetireGrant", "RevokeGrant", "Sign", "Verify", "VerifyMac",
 }  # fmt: skip
 # Developer Guide, "Grant operations", by the kind of key.
 COMMON = {"CreateGrant", "RetireGrant", "DescribeKey"}
