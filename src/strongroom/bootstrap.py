@@ -40,6 +40,7 @@ from strongroom.service.changes import CacheCoordinator, EpochFile
 from strongroom.service.credentials import CredentialStore, generate_access_key_pair
 from strongroom.service.grant_tokens import ensure_grant_token_key
 from strongroom.service.keyring import KeyRepository
+from strongroom.service.rotation_scheduler import RotationScheduler
 from strongroom.storage.sqlite import SqliteStore
 
 __all__ = [
@@ -173,6 +174,7 @@ def build_application(config: ServerConfig, clock: Clock | None = None) -> KmsAp
         health=health,
         transactions=store.unit_of_work,
         volume_full=volume.is_full,
+        rotations=RotationScheduler(keys, store.unit_of_work, audit, coordinator.flush_local),
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "AuthError",
     "ClientError",
     "CloudHsmClusterNotFoundException",
+    "ConflictException",
     "CustomKeyStoreNotFoundException",
     "DependencyTimeoutException",
     "DisabledException",
@@ -183,6 +184,10 @@ class CloudHsmClusterNotFoundException(ClientError):
 
 class LimitExceededException(ClientError):
     code = "LimitExceededException"
+
+
+class ConflictException(ClientError):
+    code = "ConflictException"
 
 
 class TagException(ClientError):

@@ -220,8 +220,13 @@ def test_update_key_description(kms, key_id):
 
 
 def test_unimplemented_operation_is_unsupported(kms, key_id):
-    assert aws_error(kms.enable_key_rotation, KeyId=key_id) == (
+    assert aws_error(
+        kms.get_parameters_for_import,
+        KeyId=key_id,
+        WrappingAlgorithm="RSAES_OAEP_SHA_256",
+        WrappingKeySpec="RSA_2048",
+    ) == (
         "UnsupportedOperationException",
-        "EnableKeyRotation is not supported by Strongroom yet.",
+        "GetParametersForImport is not supported by Strongroom yet.",
         400,
     )

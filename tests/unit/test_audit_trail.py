@@ -138,7 +138,7 @@ def test_management_events_keep_their_response_without_secrets() -> None:
     )
     assert CATALOG.is_read_only("ListGrants") and CATALOG.is_read_only("Decrypt")
     assert not CATALOG.is_read_only("ScheduleKeyDeletion")
-    assert CATALOG.is_read_only("GetKeyRotationStatus")  # not implemented: judged by its name
+    assert CATALOG.is_read_only("GetParametersForImport")  # not implemented: judged by its name
     unknown = build_event(AuditedCall("r", 0.0), None, "MissingAuthenticationTokenException", "no")
     assert unknown["userIdentity"] == {"type": "Unknown"} and unknown["requestParameters"] is None
 

@@ -14,9 +14,8 @@ from strongroom.protocol.model import load_kms_model
 CROSS_ACCOUNT = {
     "CreateGrant", "Decapsulate", "Decrypt", "DeriveSharedSecret", "DescribeKey", "Encapsulate", "Encrypt",
     "GenerateDataKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac", "GetPublicKey", "ListGrants", "ReEncryptFrom", "ReEncryptTo", "RetireGrant",
-    "RevokeGrant", "Sign", "Verify", "VerifyMac",
+    "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GetKeyRotationStatus", "GetPublicKey", "ListGrants",
+    "ReEncryptFrom", "ReEncryptTo", "RetireGrant", "RevokeGrant", "Sign", "Verify", "VerifyMac",
 }  # fmt: skip
 # Developer Guide, "Grant operations", by the kind of key.
 COMMON = {"CreateGrant", "RetireGrant", "DescribeKey"}

@@ -42,9 +42,11 @@ __all__ = [
     "MAX_SUMMARY_BYTES",
     "MAX_TEXT_CHARS",
     "AuditedCall",
+    "ServiceEvent",
     "build_event",
     "event_from_summary",
     "summarize",
+    "summarize_service_event",
     "unreadable_event",
 ]
 
@@ -171,6 +173,59 @@ class AuditedCall:
     #: Members of this operation's request and response never to be recorded, beyond those no record
     #: ever holds (the edge sets them from the model and the operation's declaration).
     secret_members: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEvent:
+    """Something Strongroom did by itself, with no request behind it (an automatic key rotation): in
+    CloudTrail an ``AwsServiceEvent``, invoked by "AWS Internal", with ``serviceEventDetails`` and no
+    request id, parameters or response."""
+
+    name: str
+    when: float
+    region: str
+    account_id: str
+    key_arn: str
+    details: Mapping[str, Any]
+
+
+#: Who CloudTrail says caused a service event; kept as AWS writes it, so that tools reading CloudTrail
+#: recognise the event.
+_SERVICE: Final = "AWS Internal"
+
+
+def summarize_service_event(event: ServiceEvent) -> bytes:
+    """A service event's summary: a request summary's fields (no request, no caller) and its details
+    as a seventeenth field, which :func:`event_from_summary` tells apart."""
+    fields = [
+        "", event.when, "", "", event.name, event.region, "", event.account_id, "", None,
+        [event.key_arn], None, None, None, False, False, dict(event.details),
+    ]  # fmt: skip
+    return orjson.dumps(_printable(fields))
+
+
+def _service_event(call: AuditedCall, details: Mapping[str, Any], event_id: str | None) -> dict[str, Any]:
+    resources = _resources(call, None)
+    return {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": {"accountId": call.account_id, "invokedBy": _SERVICE},
+        "eventTime": _event_time(call.started),
+        "eventSource": EVENT_SOURCE,
+        "eventName": call.operation,
+        "awsRegion": call.region,
+        "sourceIPAddress": _SERVICE,
+        "userAgent": _SERVICE,
+        "requestParameters": None,
+        "responseElements": None,
+        "eventID": event_id or _EVENT_IDS.next(),
+        "readOnly": False,
+        "resources": resources,
+        "eventType": "AwsServiceEvent",
+        "managementEvent": True,
+        "recipientAccountId": call.account_id,
+        "serviceEventDetails": dict(details),
+        "eventCategory": "Management",
+    }
 
 
 def _user_identity(call: AuditedCall) -> dict[str, Any]:
@@ -301,6 +356,7 @@ def event_from_summary(summary: bytes, event_id: str | None = None) -> bytes:
     they are not a summary."""
     try:
         fields = orjson.loads(summary)
+        details = fields.pop() if isinstance(fields, list) and len(fields) == 17 else None
         (request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
          principal_arn, parameters, key_arns, response, error_code, error_message,
          omitted, read_only) = fields  # fmt: skip
@@ -308,6 +364,8 @@ def event_from_summary(summary: bytes, event_id: str | None = None) -> bytes:
             request_id, started, source_ip, user_agent, operation, region, access_key_id, account_id,
             principal_arn, parameters, key_arns, read_only=bool(read_only),
         )  # fmt: skip
+        if isinstance(details, dict):
+            return orjson.dumps(_service_event(call, details, event_id))
         event = _shape(call, response, error_code, error_message, event_id)
         if omitted:
             event["omitted"] = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from strongroom.audit.events import AuditedCall, summarize
+from strongroom.audit.events import AuditedCall, ServiceEvent, summarize, summarize_service_event
 from strongroom.audit.file_sink import Batch
 
 __all__ = ["AuditRecorder", "AuditSink"]
@@ -52,6 +52,10 @@ class AuditRecorder:
         wake: bool = True,
     ) -> Batch:
         return self.sink.submit(summarize(call, response, error_code, error_message), wake=wake)
+
+    def record_service_event(self, event: ServiceEvent) -> Batch:
+        """Record something the server did by itself (an automatic rotation); the caller waits."""
+        return self.sink.submit(summarize_service_event(event), wake=True)
 
     def wake(self) -> None:
         self.sink.wake()

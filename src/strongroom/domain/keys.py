@@ -141,6 +141,12 @@ class KmsKey:
     current_material: int | None = None  # version number of the material new ciphertexts use
     current_material_id: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    # Automatic rotation (strongroom.domain.rotation): the setting survives DisableKey and deletion
+    # windows; only DisableKeyRotation clears it.
+    rotation_enabled: bool = False
+    rotation_period_days: int | None = None
+    next_rotation: float | None = None  # when the scheduler rotates it next (while enabled)
+    on_demand_rotations: int = 0  # RotateKeyOnDemand calls so far (a lifetime quota)
     arn: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
@@ -168,6 +174,20 @@ class KmsKey:
         if state is KeyState.DISABLED:
             raise DisabledException(f"{self.arn} is disabled.")
         raise KMSInvalidStateException(f"{self.arn} is {_state_phrase(state)}.")
+
+    def require_manageable(self) -> None:
+        """The state rule for changing a key's rotation: Enabled (or Updating) only, with AWS's
+        DisabledException for a disabled key (key-state table, footnote 1)."""
+        state = self.state
+        if state is KeyState.ENABLED or state is KeyState.UPDATING:
+            return
+        if state is KeyState.DISABLED:
+            raise DisabledException(f"{self.arn} is disabled.")
+        raise KMSInvalidStateException(f"{self.arn} is {_state_phrase(state)}.")
+
+    def require_not_pending_import(self) -> None:
+        if self.state is KeyState.PENDING_IMPORT:
+            raise KMSInvalidStateException(f"{self.arn} is {_state_phrase(self.state)}.")
 
     def require_not_pending_deletion(self) -> None:
         if self.state in (KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION):

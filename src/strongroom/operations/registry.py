@@ -16,6 +16,7 @@ from strongroom.operations import (
     grants,
     keys,
     policies,
+    rotation,
     tags,
     usage,
 )
@@ -29,7 +30,18 @@ _MODEL = load_kms_model()
 CATALOG = Catalog(
     (
         declaration
-        for family in (keys, usage, crypto, asymmetric, aliases, policies, grants, tags, custom_key_stores)
+        for family in (
+            keys,
+            usage,
+            crypto,
+            asymmetric,
+            aliases,
+            policies,
+            grants,
+            tags,
+            custom_key_stores,
+            rotation,
+        )
         for declaration in family.DECLARATIONS
     ),
     _MODEL.operation_names,

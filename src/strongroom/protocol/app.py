@@ -36,6 +36,7 @@ from strongroom.protocol.validation import RequestValidator
 from strongroom.protocol.wire import RequestIds, Response, error_response, success_response
 from strongroom.service.changes import CacheCoordinator
 from strongroom.service.keyring import Principal
+from strongroom.service.rotation_scheduler import RotationScheduler
 from strongroom.storage.transactions import UnitOfWork
 
 __all__ = ["KmsApplication"]
@@ -70,6 +71,7 @@ class KmsApplication:
         health: HealthChecks | None = None,
         transactions: Callable[[], AbstractContextManager[UnitOfWork]] | None = None,
         volume_full: Callable[[], bool] | None = None,
+        rotations: RotationScheduler | None = None,
     ) -> None:
         self._verifier = verifier
         self._validator = validator
@@ -85,6 +87,7 @@ class KmsApplication:
         self._health = health
         self._transactions = transactions
         self._volume_full = volume_full
+        self._rotations = rotations
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, client: str = ""
@@ -363,11 +366,27 @@ class KmsApplication:
         except Exception:
             log.exception("deletion sweep failed")
 
+    def rotate_due(self) -> None:
+        """Rotate the keys whose automatic rotation date has passed (on the injected clock)."""
+        if self._rotations is None:
+            return
+        try:
+            self._coordinator.refresh()
+            rotated = self._rotations.run()
+            if rotated:
+                log.info("rotated %d key(s) whose rotation date had passed", rotated)
+        except Exception:
+            log.exception("rotation pass failed")
+
     def start_background_work(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The periodic deletion sweep and cache-metrics publication, on the worker's event loop."""
+        """The periodic deletion sweep and automatic rotation, and cache-metrics publication, on the
+        worker's event loop. Rotation also runs once now, before the worker takes its first request, so
+        that a key due while the server was down is rotated before anyone uses it."""
+        self.rotate_due()
 
         def tick() -> None:
             self.sweep()
+            self.rotate_due()
             loop.call_later(_SWEEP_INTERVAL_SECONDS, tick)
 
         loop.call_later(_SWEEP_INTERVAL_SECONDS, tick)

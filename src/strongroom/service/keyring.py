@@ -18,6 +18,7 @@ from strongroom.domain.ciphertext import MaterialCipher
 from strongroom.domain.grants import Grant
 from strongroom.domain.ids import KeyRef, RefKind, alias_arn, key_arn, parse_key_identifier
 from strongroom.domain.keys import KeyMaterial, KeySpec, KmsKey
+from strongroom.domain.rotation import Rotation, RotationType, is_due, rotated
 from strongroom.errors import InvalidArnException, NotFoundException
 from strongroom.keystore.base import RootOfTrust
 from strongroom.service.cache_stats import CacheStats
@@ -63,6 +64,7 @@ class KeyRepository:
         self._rng = rng
         self._keys: dict[tuple[str, str], KmsKey] = {}
         self._ciphers: dict[tuple[str, str, int], MaterialCipher] = {}
+        self._material_ids: dict[tuple[str, str, int], str] = {}  # filled with the ciphers
         self._private: dict[tuple[str, str], AsymmetricKey | MacKey] = {}  # asymmetric and HMAC keys
         self._rsa_pool = RsaKeyPool(lambda spec: generate_material(spec, self._rng.bytes))
         self._aliases: dict[tuple[str, str, str], str] = {}
@@ -75,6 +77,7 @@ class KeyRepository:
             self._keys.pop((change.region, change.name), None)
             for stale in [c for c in self._ciphers if c[0] == change.region and c[1] == change.name]:
                 del self._ciphers[stale]
+                self._material_ids.pop(stale, None)
             self._private.pop((change.region, change.name), None)
         elif change.kind is ChangeKind.ALIAS:
             for alias in [a for a in self._aliases if a[1] == change.region and a[2] == change.name]:
@@ -85,6 +88,7 @@ class KeyRepository:
     def flush(self) -> None:
         self._keys.clear()
         self._ciphers.clear()
+        self._material_ids.clear()
         self._private.clear()
         self._aliases.clear()
         self._alias_names.clear()
@@ -156,22 +160,62 @@ class KeyRepository:
         self._stats.count("cipher", cached is not None)
         if cached is not None:
             return cached
+        # Every version at once: after a rotation, ciphertexts of all earlier materials keep coming.
+        if len(self._ciphers) > _MAX_CACHED:
+            self._ciphers.clear()
+            self._material_ids.clear()
         for material in self._store.get_materials(key.region, key.key_id):
             secret = self._root.unwrap(
                 material.wrapped, material_context(key, material.version, material.material_id)
             )
-            self._ciphers[(key.region, key.key_id, material.version)] = MaterialCipher(
-                key.key_id, material.version, secret
-            )
+            slot = (key.region, key.key_id, material.version)
+            self._ciphers[slot] = MaterialCipher(key.key_id, material.version, secret)
+            self._material_ids[slot] = material.material_id
         return self._ciphers.get((key.region, key.key_id, version))
 
     def material_id(self, key: KmsKey, version: int) -> str | None:
+        """The KeyMaterialId of one version; from memory once :meth:`cipher` has loaded the key's
+        materials (as decrypting with that version has)."""
         if version == key.current_material:
             return key.current_material_id
+        cached = self._material_ids.get((key.region, key.key_id, version))
+        if cached is not None:
+            return cached
         for material in self._store.get_materials(key.region, key.key_id):
             if material.version == version:
                 return material.material_id
         return None
+
+    # -- rotation ------------------------------------------------------------------------------------
+    def rotate(self, key: KmsKey, rotation_type: RotationType, due: float | None = None) -> KmsKey | None:
+        """Give ``key`` new material and make it current. ``due``: an automatic rotation of a key due on
+        that date, which only one worker (or node) performs; None if another one already did (or the
+        key changed meanwhile), and then nothing was written."""
+        if key.current_material is None:
+            raise LookupError(f"no key material for {key.arn}")
+        version = key.current_material + 1
+        now = self._clock.now()
+        material, wrapped = self.new_material(key, version)
+        after = rotated(key, version, material.material_id, rotation_type, now)
+        rotation = Rotation(version, material.material_id, round(now, 3), rotation_type)
+        if not self._store.rotate_key(key, after, wrapped, rotation, due):
+            return None
+        self._keys[(key.region, key.key_id)] = after
+        return after
+
+    def rotations(self, key: KmsKey) -> list[Rotation]:
+        """Every material of the key, oldest first (ListKeyRotations)."""
+        return self._store.list_rotations(key.region, key.key_id)
+
+    def due_for_rotation(self) -> list[KmsKey]:
+        """Keys whose automatic rotation is due, read from the store (not the cache: another worker
+        may have rotated them a moment ago)."""
+        due = []
+        for region, key_id in self._store.due_rotations(self._clock.now()):
+            key = self._store.get_key(region, key_id)
+            if key is not None and is_due(key, self._clock.now()):
+                due.append(key)
+        return due
 
     def asymmetric_key(self, key: KmsKey) -> AsymmetricKey:
         """The private key of an asymmetric KMS key, unwrapped and loaded once, then cached."""

@@ -1,4 +1,4 @@
-"""SQLite tables of keys, key material, aliases, key policies and grants."""
+"""SQLite tables of keys, key material and its rotations, aliases, key policies and grants."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import orjson
 from strongroom.domain.aliases import Alias
 from strongroom.domain.grants import Grant, GrantConstraints
 from strongroom.domain.keys import KeySpec, KeyState, KeyUsage, KmsKey, Origin
+from strongroom.domain.rotation import Rotation, RotationType
 from strongroom.storage._sqlite_base import SqliteConnection
 from strongroom.storage.base import ChangeKind, WrappedMaterial
 
@@ -20,7 +21,8 @@ class KeyTables(SqliteConnection):
     def insert_key(self, key: KmsKey, material: WrappedMaterial | None, policy: str | None = None) -> None:
         with self._write() as tx:
             tx.execute(
-                f"INSERT INTO kms_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _key_row(key)
+                f"INSERT INTO kms_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                _key_row(key),
             )
             if material is not None:
                 tx.execute(
@@ -43,12 +45,29 @@ class KeyTables(SqliteConnection):
             tx.change(ChangeKind.KEY, key.region, key.key_id)
 
     def update_key(self, key: KmsKey) -> None:
-        row = _key_row(key)
+        """Save the key's metadata. Its current material and on-demand count are left alone: only
+        :meth:`rotate_key` moves them, so a concurrent change made from an older copy of the key cannot
+        turn a rotation back."""
         with self._write() as tx:
             tx.execute(
                 "UPDATE kms_keys SET description=?, key_spec=?, key_usage=?, origin=?, key_state=?, "
-                "deletion_date=?, multi_region=?, current_material=?, tags=? WHERE region=? AND key_id=?",
-                (*row[4:], key.region, key.key_id),
+                "deletion_date=?, multi_region=?, tags=?, rotation_enabled=?, rotation_period=?, "
+                "next_rotation=? WHERE region=? AND key_id=?",
+                (
+                    key.description,
+                    key.key_spec.value,
+                    key.key_usage.value,
+                    key.origin.value,
+                    key.state.value,
+                    key.deletion_date,
+                    int(key.multi_region),
+                    orjson.dumps(key.tags).decode(),
+                    int(key.rotation_enabled),
+                    key.rotation_period_days,
+                    key.next_rotation,
+                    key.region,
+                    key.key_id,
+                ),
             )
             tx.change(ChangeKind.KEY, key.region, key.key_id)
 
@@ -74,6 +93,7 @@ class KeyTables(SqliteConnection):
         with self._write() as tx:
             gone = tx.execute("DELETE FROM kms_keys WHERE region=? AND key_id=?", (region, key_id)).rowcount
             tx.execute("DELETE FROM key_materials WHERE region=? AND key_id=?", (region, key_id))
+            tx.execute("DELETE FROM key_rotations WHERE region=? AND key_id=?", (region, key_id))
             tx.execute("DELETE FROM grants WHERE region=? AND key_id=?", (region, key_id))
             aliases = tx.execute(
                 "DELETE FROM aliases WHERE region=? AND key_id=? RETURNING alias_name, account_id",
@@ -99,6 +119,84 @@ class KeyTables(SqliteConnection):
             (region, key_id),
         )
         return [WrappedMaterial(row[0], row[1], bytes(row[2]), row[3]) for row in rows]
+
+    # -- rotation ------------------------------------------------------------------------------------
+    def rotate_key(
+        self, before: KmsKey, after: KmsKey, material: WrappedMaterial, rotation: Rotation, due: float | None
+    ) -> bool:
+        """Make ``material`` current, if the key is still as ``before`` left it (its current material,
+        and for an automatic rotation its due date, rotation on and state Enabled): the conditional
+        UPDATE decides which of several racing workers (or nodes) rotates; False for the others, who
+        write nothing."""
+        if rotation.rotation_type is None or rotation.date is None:
+            raise ValueError("a rotation has a date and a type")
+        sql = (
+            "UPDATE kms_keys SET current_material=?, next_rotation=?, on_demand_rotations=? "
+            "WHERE region=? AND key_id=? AND current_material=?"
+        )
+        params: tuple[Any, ...] = (
+            after.current_material,
+            after.next_rotation,
+            after.on_demand_rotations,
+            before.region,
+            before.key_id,
+            before.current_material,
+        )
+        if due is not None:
+            sql += " AND next_rotation=? AND rotation_enabled=1 AND key_state=?"
+            params += (due, KeyState.ENABLED.value)
+        with self._write() as tx:
+            if tx.execute(sql, params).rowcount != 1:
+                return False
+            tx.execute(
+                "INSERT INTO key_materials (region, key_id, version, material_id, wrapped, created) "
+                "VALUES (?,?,?,?,?,?)",
+                (
+                    after.region,
+                    after.key_id,
+                    material.version,
+                    material.material_id,
+                    material.wrapped,
+                    material.created,
+                ),
+            )
+            tx.execute(
+                "INSERT INTO key_rotations (region, key_id, version, material_id, rotation_date, "
+                "rotation_type) VALUES (?,?,?,?,?,?)",
+                (
+                    after.region,
+                    after.key_id,
+                    rotation.version,
+                    rotation.material_id,
+                    rotation.date,
+                    rotation.rotation_type.value,
+                ),
+            )
+            tx.change(ChangeKind.KEY, after.region, after.key_id)
+        return True
+
+    def list_rotations(self, region: str, key_id: str) -> list[Rotation]:
+        """Every material of the key, oldest first; the rotations' dates and types where they were
+        rotations."""
+        rows = self._read(
+            "SELECT m.version, m.material_id, r.rotation_date, r.rotation_type FROM key_materials m "
+            "LEFT JOIN key_rotations r ON r.region=m.region AND r.key_id=m.key_id AND r.version=m.version "
+            "WHERE m.region=? AND m.key_id=? ORDER BY m.version",
+            (region, key_id),
+        )
+        return [
+            Rotation(row[0], row[1], row[2], RotationType(row[3]) if row[3] is not None else None)
+            for row in rows
+        ]
+
+    def due_rotations(self, now: float) -> list[tuple[str, str]]:
+        """(region, key id) of Enabled keys whose automatic rotation date has passed."""
+        rows = self._read(
+            "SELECT region, key_id FROM kms_keys WHERE next_rotation IS NOT NULL AND next_rotation<=? "
+            "AND rotation_enabled=1 AND key_state=?",
+            (now, KeyState.ENABLED.value),
+        )
+        return [(row[0], row[1]) for row in rows]
 
     # -- aliases -------------------------------------------------------------------------------------
     def insert_alias(self, alias: Alias) -> bool:
@@ -227,7 +325,8 @@ class KeyTables(SqliteConnection):
 
 _KEY_COLUMNS = (
     "region, key_id, account_id, creation_date, description, key_spec, key_usage, origin, key_state, "
-    "deletion_date, multi_region, current_material, tags"
+    "deletion_date, multi_region, current_material, tags, rotation_enabled, rotation_period, next_rotation, "
+    "on_demand_rotations"
 )
 
 
@@ -294,6 +393,10 @@ def _key_row(key: KmsKey) -> tuple[Any, ...]:
         int(key.multi_region),
         key.current_material,
         orjson.dumps(key.tags).decode(),
+        int(key.rotation_enabled),
+        key.rotation_period_days,
+        key.next_rotation,
+        key.on_demand_rotations,
     )
 
 
@@ -312,5 +415,9 @@ def _key_from_row(row: tuple[Any, ...]) -> KmsKey:
         multi_region=bool(row[10]),
         current_material=row[11],
         tags=tuple((k, v) for k, v in orjson.loads(row[12])),
-        current_material_id=row[13],
+        rotation_enabled=bool(row[13]),
+        rotation_period_days=row[14],
+        next_rotation=row[15],
+        on_demand_rotations=row[16],
+        current_material_id=row[17],
     )

@@ -15,6 +15,7 @@ from strongroom.domain.aliases import Alias
 from strongroom.domain.grants import Grant
 from strongroom.domain.identities import IamPrincipal, PrincipalKind
 from strongroom.domain.keys import KmsKey
+from strongroom.domain.rotation import Rotation
 
 __all__ = ["AccessKeyRecord", "Change", "ChangeKind", "MetadataStore", "WrappedMaterial"]
 
@@ -70,6 +71,18 @@ class MetadataStore(Protocol):
         ...
 
     def get_materials(self, region: str, key_id: str) -> list[WrappedMaterial]: ...
+
+    # -- rotation ------------------------------------------------------------------------------------
+    def rotate_key(
+        self, before: KmsKey, after: KmsKey, material: WrappedMaterial, rotation: Rotation, due: float | None
+    ) -> bool:
+        """Add ``material`` and make it current, with its rotation record, only if the key is still as
+        ``before`` (and, with ``due``, still due on that date): the one place that decides which of
+        several workers or nodes performs a rotation. False, with nothing written, for the others."""
+        ...
+
+    def list_rotations(self, region: str, key_id: str) -> list[Rotation]: ...
+    def due_rotations(self, now: float) -> list[tuple[str, str]]: ...
 
     # -- aliases -------------------------------------------------------------------------------------
     def insert_alias(self, alias: Alias) -> bool:
