@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="spawned mode: sign as an IAM user whose identity policy allows GenerateDataKey on the key, "
         "instead of the account root (the full authorization path)",
     )
+    add(
+        "--materials",
+        type=positive_int,
+        default=1,
+        help="key material versions of the created key: 1 + on-demand rotations, at most 26 [1]",
+    )
     add("--startup-timeout", type=float, default=30.0, help="seconds to wait for the port [30]")
     add("--stall-timeout", type=float, default=30.0, help="abort a phase after N idle seconds [30]")
     add(

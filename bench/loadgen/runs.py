@@ -38,6 +38,7 @@ class Settings:
     stall_timeout: float
     server_args: list[str]
     as_iam_user: bool
+    materials: int  # key material versions of the created key (1 + on-demand rotations)
 
     def run_info(self, workers: int | None, machine: MachineInfo) -> RunInfo:
         """The unmeasured facts recorded for a run against a server with ``workers`` workers."""
@@ -87,7 +88,7 @@ def run_spawned(settings: Settings, machine: MachineInfo, emit: Emit) -> int:
         server = SpawnedServer(workers, account, settings.startup_timeout, settings.server_args)
         try:
             server.start()
-            key_id = create_symmetric_key(server.endpoint, account)
+            key_id = create_symmetric_key(server.endpoint, account, settings.materials)
             log(f"{server.tag} created key {key_id}")
             signer = account
             if settings.as_iam_user:
@@ -116,7 +117,9 @@ def run_external(settings: Settings, machine: MachineInfo, emit: Emit) -> int:
     """``--endpoint`` mode: benchmark an already-running server."""
     assert settings.endpoint is not None and settings.account is not None
     try:
-        key_id = settings.key_id or create_symmetric_key(settings.endpoint, settings.account)
+        key_id = settings.key_id or create_symmetric_key(
+            settings.endpoint, settings.account, settings.materials
+        )
         if not settings.key_id:
             log(f"[endpoint] created key {key_id}")
         if settings.server_pid is not None and read_proc_stat(settings.server_pid) is None:

@@ -72,8 +72,9 @@ class Target:
         )
 
 
-def create_symmetric_key(endpoint: str, account: Account) -> str:
-    """Create a SYMMETRIC_DEFAULT encrypt/decrypt key through botocore and return its KeyId."""
+def create_symmetric_key(endpoint: str, account: Account, materials: int = 1) -> str:
+    """Create a SYMMETRIC_DEFAULT encrypt/decrypt key through botocore and return its KeyId; with
+    ``materials`` > 1, rotate it on demand until it has that many key material versions."""
     config = Config(
         retries={"max_attempts": 8, "mode": "standard"},
         connect_timeout=5,
@@ -96,6 +97,8 @@ def create_symmetric_key(endpoint: str, account: Account) -> str:
             KeySpec="SYMMETRIC_DEFAULT",
         )
         key_id = response["KeyMetadata"]["KeyId"]
+        for _ in range(materials - 1):
+            client.rotate_key_on_demand(KeyId=key_id)
     except Exception as exc:  # botocore raises many unrelated exception types
         raise SetupError(f"CreateKey against {endpoint} failed: {type(exc).__name__}: {exc}") from exc
     finally:
